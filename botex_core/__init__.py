@@ -1,0 +1,64 @@
+"""botex-fleet core: LLM participants for oTree experiments.
+
+The public API keeps the names, parameters and defaults of the original botex.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from botex_core.config import load_botex_env
+from botex_core.errors import (
+    BotexError,
+    ConfigurationError,
+    DataFormatError,
+    OtreeAuthError,
+    OtreeError,
+    OtreeServerStartError,
+    OtreeUnreachableError,
+)
+from botex_core.exports import (
+    export_participant_data,
+    export_response_data,
+    read_conversations_from_botex_db,
+    read_participants_from_botex_db,
+    read_responses_from_botex_db,
+)
+from botex_core.otree import (
+    export_otree_data,
+    get_bot_urls,
+    get_session_configs,
+    init_otree_session,
+    normalize_otree_data,
+    otree_server_is_running,
+    start_otree_server,
+    stop_otree_server,
+)
+
+try:
+    __version__ = version("botex-fleet")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "BotexError",
+    "ConfigurationError",
+    "DataFormatError",
+    "OtreeAuthError",
+    "OtreeError",
+    "OtreeServerStartError",
+    "OtreeUnreachableError",
+    "__version__",
+    "export_otree_data",
+    "export_participant_data",
+    "export_response_data",
+    "get_bot_urls",
+    "get_session_configs",
+    "init_otree_session",
+    "load_botex_env",
+    "normalize_otree_data",
+    "otree_server_is_running",
+    "read_conversations_from_botex_db",
+    "read_participants_from_botex_db",
+    "read_responses_from_botex_db",
+    "start_otree_server",
+    "stop_otree_server",
+]

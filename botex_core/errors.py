@@ -1,0 +1,33 @@
+"""The exceptions botex-fleet raises for bad input and unreachable services.
+
+Every error the package raises on purpose derives from :class:`BotexError`, so
+callers can catch one family; each message names the problem in one line.
+"""
+
+
+class BotexError(Exception):
+    """Base class of every error botex-fleet raises on purpose."""
+
+
+class ConfigurationError(BotexError, ValueError):
+    """A setting is missing, malformed or contradicts another setting."""
+
+
+class OtreeError(BotexError):
+    """The oTree server refused or could not serve a request."""
+
+
+class OtreeUnreachableError(OtreeError):
+    """The oTree server does not answer at its URL."""
+
+
+class OtreeAuthError(OtreeError):
+    """The oTree server rejected the REST key or the admin login."""
+
+
+class OtreeServerStartError(OtreeError):
+    """An oTree server could not be started."""
+
+
+class DataFormatError(BotexError, ValueError):
+    """A data file does not have the shape botex-fleet expects."""

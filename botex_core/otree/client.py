@@ -1,0 +1,100 @@
+"""A small client of oTree's REST API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from botex_core.config import otree_rest_key_setting, otree_server_url_setting
+from botex_core.errors import OtreeAuthError, OtreeError, OtreeUnreachableError
+
+REST_KEY_HEADER = "otree-rest-key"
+
+
+class OtreeClient:
+    """Talks to one oTree server over HTTP; the REST key never leaves the header."""
+
+    def __init__(
+        self,
+        server_url: str | None = None,
+        rest_key: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.server_url = otree_server_url_setting(server_url)
+        self._rest_key = otree_rest_key_setting(rest_key)
+        self._timeout = timeout
+        self._http = requests.Session()
+
+    @property
+    def has_rest_key(self) -> bool:
+        """Whether a REST key is configured for this client."""
+        return bool(self._rest_key)
+
+    def version(self) -> str:
+        """oTree's version string."""
+        return self._request("GET", "otree_version").json()["version"]
+
+    def session_configs(self) -> list[dict[str, Any]]:
+        """The session configurations the server offers."""
+        return self._request("GET", "session_configs").json()
+
+    def create_session(
+        self,
+        config_name: str,
+        num_participants: int,
+        room_name: str | None = None,
+        modified_session_config_fields: dict[str, Any] | None = None,
+    ) -> str:
+        """Create a session and return its code."""
+        payload: dict[str, Any] = {
+            "session_config_name": config_name,
+            "num_participants": num_participants,
+        }
+        if room_name is not None:
+            payload["room_name"] = room_name
+        if modified_session_config_fields:
+            payload["modified_session_config_fields"] = modified_session_config_fields
+        return self._request("POST", "sessions", payload).json()["code"]
+
+    def session_participants(self, session_code: str) -> list[dict[str, Any]]:
+        """The participants of a session in the order of their ``id_in_session``."""
+        data = self._request("GET", f"sessions/{session_code}").json()
+        return sorted(data["participants"], key=lambda p: p["id_in_session"])
+
+    def export_wide(self, session_code: str | None = None) -> bytes:
+        """The wide CSV of all apps, for one session or for all of them."""
+        params = {"session_code": session_code} if session_code else None
+        return self._request("GET", "export_wide", params=params).content
+
+    def _request(
+        self,
+        method: str,
+        endpoint: str,
+        payload: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> requests.Response:
+        url = f"{self.server_url}/api/{endpoint}"
+        headers = {REST_KEY_HEADER: self._rest_key} if self._rest_key else {}
+        try:
+            response = self._http.request(
+                method, url, json=payload, params=params, headers=headers, timeout=self._timeout
+            )
+        except requests.RequestException as exc:
+            raise OtreeUnreachableError(
+                f"oTree server at {self.server_url} is unreachable ({type(exc).__name__})"
+            ) from None
+        if response.ok:
+            return response
+        message = _first_line(response.text)
+        if response.status_code == 403 and "rest" in message.lower():
+            raise OtreeAuthError(f"oTree server at {self.server_url} rejected the REST key: {message}")
+        raise OtreeError(
+            f"oTree server at {self.server_url} answered {response.status_code} "
+            f"to {method} /api/{endpoint}: {message}"
+        )
+
+
+def _first_line(text: str) -> str:
+    stripped = text.strip()
+    return stripped.splitlines()[0][:300] if stripped else "(empty response)"

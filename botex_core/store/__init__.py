@@ -1,0 +1,24 @@
+"""The botex store: SQLAlchemy models, engines and the queries on them."""
+
+from botex_core.store.engine import database_url, dispose_engines, get_engine, session_scope
+from botex_core.store.models import (
+    Answer,
+    BotStatus,
+    Conversation,
+    LLMExchange,
+    Participant,
+    utcnow,
+)
+
+__all__ = [
+    "Answer",
+    "BotStatus",
+    "Conversation",
+    "LLMExchange",
+    "Participant",
+    "database_url",
+    "dispose_engines",
+    "get_engine",
+    "session_scope",
+    "utcnow",
+]

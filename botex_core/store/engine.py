@@ -1,0 +1,120 @@
+"""Engines for the botex store: a SQLite file or any SQLAlchemy URL.
+
+One engine per database URL and process. SQLite runs in WAL mode with a busy
+timeout and takes its write lock at the start of every transaction, so many
+processes can share one file; on PostgreSQL the schema is created under an
+advisory lock so that workers starting together do not race.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session
+
+from botex_core.config import botex_db_setting
+from botex_core.errors import ConfigurationError
+from botex_core.store.models import Base
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_SCHEMA_LOCK_KEY = 0x626F746578  # "botex"
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def database_url(botex_db: str | None = None) -> str:
+    """The SQLAlchemy URL of ``botex_db``: a URL as it is, a file path as SQLite.
+
+    ``postgres://`` and ``postgresql://`` URLs get the psycopg 3 driver.
+    """
+    target = botex_db_setting(botex_db)
+    if "://" not in target:
+        return f"sqlite:///{os.path.abspath(target)}"
+    scheme, rest = target.split("://", 1)
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return target
+
+
+def get_engine(botex_db: str | None = None) -> Engine:
+    """The engine of ``botex_db`` (path or URL), with its tables created on first use."""
+    url = database_url(botex_db)
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _new_engine(url)
+            _create_schema(engine)
+            _engines[url] = engine
+    return engine
+
+
+@contextmanager
+def session_scope(botex_db: str | None = None) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on error."""
+    with Session(get_engine(botex_db), expire_on_commit=False) as session:
+        with session.begin():
+            yield session
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process and forget the engines."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _new_engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            return _sqlite_engine(url)
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several kinds here
+        raise ConfigurationError(f"cannot use botex database '{url}': {exc}") from exc
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Autocommit at the driver level; SQLAlchemy's "begin" below opens
+        # every transaction with BEGIN IMMEDIATE instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _create_schema(engine: Engine) -> None:
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        Base.metadata.create_all(connection)
+
+
+def _forget_engines_after_fork() -> None:
+    # A forked child must not reuse its parent's connections, nor a lock that
+    # another parent thread may have held at the moment of the fork.
+    global _engines_lock
+    _engines_lock = threading.Lock()
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_after_fork)

@@ -1,0 +1,124 @@
+"""SQLAlchemy models of the botex store.
+
+``participants`` and ``conversations`` keep the column names of the original
+botex tables so that exports keep their shape; the columns after ``time_out``
+and the ``llm_exchanges`` and ``answers`` tables are what a fleet needs.
+All times are naive UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """The current time as naive UTC, the form every timestamp in the store has."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class BotStatus(str, enum.Enum):
+    """Where a bot stands. Human participants have no status."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the botex store."""
+
+
+class Participant(Base):
+    """One oTree participant of a session, played by a bot or by a human."""
+
+    __tablename__ = "participants"
+
+    session_name: Mapped[str | None] = mapped_column(String(200))
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    is_human: Mapped[int] = mapped_column(Integer, default=0)
+    url: Mapped[str | None] = mapped_column(Text)
+    time_in: Mapped[datetime | None] = mapped_column(DateTime)
+    time_out: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str | None] = mapped_column(String(16), index=True)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Conversation(Base):
+    """The messages a bot exchanged with its LLM, as JSON text, one row per bot."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bot_parms: Mapped[str | None] = mapped_column(Text)
+    conversation: Mapped[str | None] = mapped_column(Text)
+
+
+class LLMExchange(Base):
+    """One request to the LLM and its response, with token counts and latency."""
+
+    __tablename__ = "llm_exchanges"
+    __table_args__ = (
+        UniqueConstraint("session_id", "participant_id", "sequence"),
+        ForeignKeyConstraint(
+            ["session_id", "participant_id"],
+            ["participants.session_id", "participants.participant_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(64))
+    participant_id: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str] = mapped_column(String(64))
+    request: Mapped[str] = mapped_column(Text)
+    response: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Answer(Base):
+    """One answer a bot submitted to a form field, with the reason it gave."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("session_id", "participant_id", "app", "page", "round", "question_id"),
+        ForeignKeyConstraint(
+            ["session_id", "participant_id"],
+            ["participants.session_id", "participants.participant_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(64))
+    participant_id: Mapped[str] = mapped_column(String(64))
+    app: Mapped[str | None] = mapped_column(String(200))
+    page: Mapped[str | None] = mapped_column(String(200))
+    round: Mapped[int | None] = mapped_column(Integer)
+    question_id: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,40 @@
+from os import environ
+
+SESSION_CONFIGS = [
+    dict(
+        name="widgets_pair",
+        display_name="Two players: every form widget, button choices and wait pages",
+        app_sequence=["widgets_pair"],
+        num_demo_participants=2,
+    ),
+    dict(
+        name="guess_two_thirds",
+        display_name="Guess two thirds of the average (3 rounds, groups of 3)",
+        app_sequence=["guess_two_thirds"],
+        num_demo_participants=3,
+    ),
+    dict(
+        name="widgets_then_guess",
+        display_name="Both apps, one after the other",
+        app_sequence=["widgets_pair", "guess_two_thirds"],
+        num_demo_participants=6,
+    ),
+]
+
+SESSION_CONFIG_DEFAULTS = dict(
+    real_world_currency_per_point=0.01, participation_fee=5.00, doc=""
+)
+
+PARTICIPANT_FIELDS = []
+SESSION_FIELDS = []
+
+LANGUAGE_CODE = "en"
+REAL_WORLD_CURRENCY_CODE = "USD"
+USE_POINTS = True
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = environ.get("OTREE_ADMIN_PASSWORD")
+
+DEMO_PAGE_INTRO_HTML = "Example experiments of botex-fleet."
+
+SECRET_KEY = environ.get("OTREE_SECRET_KEY", "botex-fleet-example-not-secret")

@@ -1,0 +1,115 @@
+"""Fixtures that start the real parts: oTree, Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from botex_core import start_otree_server, stop_otree_server
+from botex_core.store import dispose_engines
+from tests.support.services import PostgresCluster, RedisServer, free_port
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_PROJECT = REPO / "examples" / "otree"
+REST_KEY = "test-rest-key-" + uuid.uuid4().hex[:8]
+ADMIN_PASSWORD = "test-admin-" + uuid.uuid4().hex[:8]
+OTREE_VARIABLES = ("OTREE_AUTH_LEVEL", "OTREE_REST_KEY", "OTREE_ADMIN_PASSWORD", "OTREE_SERVER_URL")
+
+
+@dataclass
+class RunningOtree:
+    """An oTree server of the example project, in STUDY mode with a REST key."""
+
+    url: str
+    rest_key: str
+    admin_password: str
+    project: Path
+    log_file: Path
+
+
+@pytest.fixture(scope="session")
+def otree_executable() -> str:
+    """The `otree` of oTree's own virtual environment, created when missing."""
+    configured = os.environ.get("OTREE_EXECUTABLE")
+    if configured:
+        return configured
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "setup-otree.sh")], check=True, capture_output=True, text=True
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def otree_server(otree_executable: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningOtree]:
+    """The example project served by `otree devserver` on a free port."""
+    project = tmp_path_factory.mktemp("otree") / "project"
+    shutil.copytree(EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
+    log_file = project.parent / "otree.log"
+    saved = {name: os.environ.get(name) for name in OTREE_VARIABLES}
+    process = start_otree_server(
+        project_path=str(project),
+        port=free_port(),
+        log_file=str(log_file),
+        auth_level="STUDY",
+        rest_key=REST_KEY,
+        admin_password=ADMIN_PASSWORD,
+        timeout=60,
+        otree_executable=otree_executable,
+    )
+    url = os.environ["OTREE_SERVER_URL"]
+    try:
+        yield RunningOtree(url, REST_KEY, ADMIN_PASSWORD, project, log_file)
+    finally:
+        stop_otree_server(process)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis server without persistence on a free port."""
+    server = RedisServer.start(str(tmp_path_factory.mktemp("redis")))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster on a free port."""
+    cluster = PostgresCluster.start()
+    try:
+        yield cluster
+    finally:
+        dispose_engines()
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def botex_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty botex database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        target = str(tmp_path / "botex.sqlite3")
+    else:
+        cluster = request.getfixturevalue("postgres_cluster")
+        target = cluster.create_database("botex_" + uuid.uuid4().hex[:12])
+    yield target
+    dispose_engines()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[str]:
+    """An empty botex SQLite database file."""
+    yield str(tmp_path / "botex.sqlite3")
+    dispose_engines()

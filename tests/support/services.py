@@ -1,0 +1,127 @@
+"""Throwaway Redis and PostgreSQL servers for the tests, on free loopback ports."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float) -> None:
+    """Block until something accepts connections on ``port``, or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+@dataclass
+class RedisServer:
+    """A redis-server process without persistence."""
+
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @classmethod
+    def start(cls, folder: str) -> RedisServer:
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "/usr/bin/redis-server",
+                "--port", str(port),
+                "--bind", "127.0.0.1",
+                "--dir", folder,
+                "--save", "",
+                "--appendonly", "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(port, 10)
+        return cls(port, process)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@dataclass
+class PostgresCluster:
+    """A PostgreSQL cluster in a temporary folder, trusting local connections."""
+
+    port: int
+    data_dir: str
+    bin_dir: str
+    run_as: list[str]
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    @classmethod
+    def start(cls) -> PostgresCluster:
+        bin_dir = _postgres_bin_dir()
+        root = tempfile.mkdtemp(prefix="botex-pg-")
+        data_dir = os.path.join(root, "data")
+        run_as: list[str] = []
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            account = pwd.getpwnam("postgres")
+            os.chown(root, account.pw_uid, account.pw_gid)
+            run_as = ["runuser", "-u", "postgres", "--"]
+        port = free_port()
+        subprocess.run(
+            [*run_as, f"{bin_dir}/initdb", "-D", data_dir, "-U", "postgres",
+             "--auth=trust", "--no-sync", "-E", "UTF8"],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run(
+            [*run_as, f"{bin_dir}/pg_ctl", "-D", data_dir, "-o", options,
+             "-l", os.path.join(root, "postgres.log"), "-w", "start"],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        return cls(port, data_dir, bin_dir, run_as)
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database and return its SQLAlchemy URL."""
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.run_as, f"{self.bin_dir}/pg_ctl", "-D", self.data_dir, "-m", "immediate", "stop"],
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        shutil.rmtree(os.path.dirname(self.data_dir), ignore_errors=True)
+
+
+def _postgres_bin_dir() -> str:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if candidates:
+        return os.path.dirname(candidates[-1])
+    initdb = shutil.which("initdb")
+    if initdb is None:
+        raise RuntimeError("PostgreSQL is not installed: run scripts/setup-system.sh")
+    return os.path.dirname(os.path.realpath(initdb))
