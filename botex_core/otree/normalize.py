@@ -4,7 +4,8 @@ oTree names each wide column by dotted levels: ``participant.code``,
 ``session.code``, ``<app>.<round>.<player|group|subsession>.<field>``. The
 result has a ``participant`` and a ``session`` table and, per app, a
 ``<app>_player`` table and (when it holds data) a ``<app>_group`` table; with a
-single app the app prefix is dropped.
+single app the app prefix is dropped. Apps whose columns are all empty (oTree
+exports them when other sessions on the server played them) are left out.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def normalize_otree_data(
     """
     header, data = _read_wide_csv(otree_csv_file)
     columns = [Column.parse(index, name) for index, name in enumerate(header)]
-    apps = sorted({c.levels[0] for c in columns if c.levels[0]} - set(ENTITIES))
+    apps = _apps_with_data(columns, data)
     variables = copy.deepcopy(DEFAULT_VAR_DICT if var_dict is None else var_dict)
     for entity in ENTITIES:
         variables.setdefault(entity, copy.deepcopy(DEFAULT_VAR_DICT[entity]))
@@ -117,6 +118,18 @@ def _read_wide_csv(path: str) -> tuple[list[str], list[list[str]]]:
     if not rows:
         raise DataFormatError(f"oTree CSV file '{path}' is empty")
     return rows[0], rows[1:]
+
+
+def _apps_with_data(columns: list[Column], data: list[list[str]]) -> list[str]:
+    """The apps with at least one value: oTree also exports empty columns of
+    apps that only other sessions on the server played."""
+    apps = {
+        column.levels[0]
+        for column in columns
+        if column.levels[0] and column.levels[0] not in ENTITIES
+        and any(_cell(values, column) != "" for values in data)
+    }
+    return sorted(apps)  # type: ignore[arg-type]
 
 
 def _entity_rows(
