@@ -14,8 +14,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     echo "python: installing botex-fleet and its dependencies into $venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check -e "$root[dev]" 2>&1 \
-        | grep -v "is ignored: it is neither a file nor a directory" || true
+    "$venv/bin/pip" install -q --disable-pip-version-check -e "$root[dev]"
     "$venv/bin/python" -c "import botex_core, botex_cli, botex_worker"
     touch "$stamp"
 else
