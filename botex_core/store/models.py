@@ -71,22 +71,31 @@ class Conversation(Base):
     conversation: Mapped[str | None] = mapped_column(Text)
 
 
-class LLMExchange(Base):
+def _of_a_participant() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["session_id", "participant_id"],
+        ["participants.session_id", "participants.participant_id"],
+        ondelete="CASCADE",
+    )
+
+
+class _BotRecord:
+    """The key columns of a row that belongs to one bot."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True, sort_order=-3)
+    session_id: Mapped[str] = mapped_column(String(64), sort_order=-2)
+    participant_id: Mapped[str] = mapped_column(String(64), sort_order=-1)
+
+
+class LLMExchange(_BotRecord, Base):
     """One request to the LLM and its response, with token counts and latency."""
 
     __tablename__ = "llm_exchanges"
     __table_args__ = (
         UniqueConstraint("session_id", "participant_id", "sequence"),
-        ForeignKeyConstraint(
-            ["session_id", "participant_id"],
-            ["participants.session_id", "participants.participant_id"],
-            ondelete="CASCADE",
-        ),
+        _of_a_participant(),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(String(64))
-    participant_id: Mapped[str] = mapped_column(String(64))
     sequence: Mapped[int] = mapped_column(Integer)
     phase: Mapped[str] = mapped_column(String(64))
     request: Mapped[str] = mapped_column(Text)
@@ -98,22 +107,15 @@ class LLMExchange(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Answer(Base):
+class Answer(_BotRecord, Base):
     """One answer a bot submitted to a form field, with the reason it gave."""
 
     __tablename__ = "answers"
     __table_args__ = (
         UniqueConstraint("session_id", "participant_id", "app", "page", "round", "question_id"),
-        ForeignKeyConstraint(
-            ["session_id", "participant_id"],
-            ["participants.session_id", "participants.participant_id"],
-            ondelete="CASCADE",
-        ),
+        _of_a_participant(),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(String(64))
-    participant_id: Mapped[str] = mapped_column(String(64))
     app: Mapped[str | None] = mapped_column(String(200))
     page: Mapped[str | None] = mapped_column(String(200))
     round: Mapped[int | None] = mapped_column(Integer)
