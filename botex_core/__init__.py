@@ -5,6 +5,7 @@ The public API keeps the names, parameters and defaults of the original botex.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from botex_core.bots import run_bots_on_session, run_single_bot
 from botex_core.config import load_botex_env
 from botex_core.errors import (
     BotexError,
@@ -59,6 +60,8 @@ __all__ = [
     "read_conversations_from_botex_db",
     "read_participants_from_botex_db",
     "read_responses_from_botex_db",
+    "run_bots_on_session",
+    "run_single_bot",
     "start_otree_server",
     "stop_otree_server",
 ]

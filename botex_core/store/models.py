@@ -118,6 +118,7 @@ class Answer(_BotRecord, Base):
 
     app: Mapped[str | None] = mapped_column(String(200))
     page: Mapped[str | None] = mapped_column(String(200))
+    page_index: Mapped[int | None] = mapped_column(Integer)
     round: Mapped[int | None] = mapped_column(Integer)
     question_id: Mapped[str] = mapped_column(String(200))
     label: Mapped[str | None] = mapped_column(Text)

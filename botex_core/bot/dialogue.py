@@ -1,0 +1,162 @@
+"""The bot's side of the conversation with its LLM.
+
+Each request is built from the prompts; each reply is parsed leniently, then
+validated against the page's model. Invalid JSON, schema errors and cut-off
+replies are answered with the matching retry prompt a bounded number of times.
+A bot that says it is confused gets the ``confused`` prompt a bounded number
+of times and then goes on with its last valid reply.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from botex_core.bot.page import Page
+from botex_core.bot.schemas import (
+    EndReply,
+    Reply,
+    StartReply,
+    SummaryReply,
+    page_reply_model,
+    questions_for_prompt,
+)
+from botex_core.llm.client import LLMClient, LLMFailure
+
+logger = logging.getLogger(__name__)
+
+ReplyT = TypeVar("ReplyT", bound=Reply)
+
+MAX_REPLY_TRIES = 5
+MAX_CONFUSED_TRIES = 2
+
+
+class Dialogue:
+    """Asks the LLM about pages and keeps the conversation and the running summary."""
+
+    def __init__(
+        self,
+        client: LLMClient,
+        prompts: dict[str, str],
+        full_history: bool,
+        messages: list[dict[str, Any]] | None = None,
+        summary: str | None = None,
+    ) -> None:
+        self._client = client
+        self._prompts = prompts
+        self._full_history = full_history
+        self.messages: list[dict[str, Any]] = messages or []
+        self.summary = summary
+        self.phase = "start"
+        self.confused_replies = 0
+        system = prompts["system_full_hist" if full_history else "system"]
+        self._system = {"role": "system", "content": system}
+        if not self.messages:
+            self.messages.append(self._system)
+
+    def start(self) -> StartReply:
+        """Explain the task; the bot says whether it understood."""
+        self.phase = "start"
+        return self._ask(self._prompts["start"], StartReply)
+
+    def read_page(self, page: Page, errors: list[str] | None = None) -> Reply:
+        """Ask about ``page``: a summary, and answers when it has questions.
+
+        With ``errors`` the page came back rejected and the LLM is told why.
+        """
+        self.phase = f"page:{page.name or page.url}"
+        first = self.summary is None
+        with_questions = bool(page.questions)
+        if self._full_history and not first:
+            key = "analyze_page_q_full_hist" if with_questions else "analyze_page_no_q_full_hist"
+        else:
+            stem = "analyze_first_page" if first else "analyze_page"
+            key = f"{stem}_{'q' if with_questions else 'no_q'}"
+        prompt = _fill(
+            self._prompts[key],
+            body=page.text,
+            summary=self.summary or "",
+            nr_q=str(len(page.questions)),
+            questions=json.dumps(questions_for_prompt(page.questions), ensure_ascii=False),
+        )
+        if errors:
+            prompt = _fill(self._prompts["page_not_changed"], errors="\n".join(errors)) + "\n\n" + prompt
+        model = page_reply_model(page.questions) if with_questions else SummaryReply
+        reply = self._ask(prompt, model)
+        self.summary = reply.summary  # type: ignore[attr-defined]
+        return reply
+
+    def end(self) -> EndReply:
+        """Tell the bot the study is over and ask for its remarks."""
+        self.phase = "end"
+        key = "end_full_hist" if self._full_history else "end"
+        return self._ask(_fill(self._prompts[key], summary=self.summary or ""), EndReply)
+
+    def _ask(self, prompt: str, model: type[ReplyT]) -> ReplyT:
+        user = {"role": "user", "content": prompt}
+        self.messages.append(user)
+        context = self.messages if self._full_history else [self._system, user]
+        schema = model.model_json_schema()
+        last_valid: ReplyT | None = None
+        problem = ""
+        confused_tries = 0
+        for _ in range(MAX_REPLY_TRIES):
+            exchange = self._client.complete(_as_messages(context), schema, model.__name__)
+            content = exchange.response or ""
+            self._append(context, {"role": "assistant", "content": content})
+            follow_up, reply, problem = self._judge(content, exchange.finish_reason, model)
+            if reply is not None:
+                last_valid = reply
+                if not _is_confused(reply) or confused_tries >= MAX_CONFUSED_TRIES:
+                    break
+                confused_tries += 1
+            self._append(context, {"role": "user", "content": follow_up})
+        if last_valid is None:
+            raise LLMFailure(f"no valid reply after {MAX_REPLY_TRIES} tries ({self.phase}): {problem}")
+        if _is_confused(last_valid):
+            self.confused_replies += 1
+            logger.warning("the bot stays confused (%s); going on with its last valid reply", self.phase)
+        return last_valid
+
+    def _append(self, context: list[dict[str, Any]], message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        if context is not self.messages:
+            context.append(message)
+
+    def _judge(self, content: str, finish_reason: str | None, model: type[ReplyT]) -> tuple[str, ReplyT | None, str]:
+        """The follow-up prompt, the valid reply (or None), and what was wrong."""
+        if finish_reason == "length":
+            return self._prompts["resp_too_long"], None, "the reply was cut off"
+        try:
+            reply = model.model_validate(json.loads(content, strict=False))
+        except ValueError as exc:
+            problem = _describe(exc)
+            return _fill(self._prompts["json_error"], error=problem), None, problem
+        return self._prompts["confused"], reply, ""
+
+
+def _is_confused(reply: Reply) -> bool:
+    return bool(getattr(reply, "confused", False)) or getattr(reply, "understood", True) is False
+
+
+def _as_messages(context: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{"role": m["role"], "content": m["content"]} for m in context]
+
+
+def _describe(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError):
+        parts = [
+            f"{'.'.join(str(p) for p in error['loc']) or 'reply'}: {error['msg']}"
+            for error in exc.errors()[:8]
+        ]
+        return "; ".join(parts)
+    return f"not valid JSON ({exc})"
+
+
+def _fill(template: str, **values: str) -> str:
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template

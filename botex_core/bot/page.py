@@ -1,0 +1,85 @@
+"""A typed model of an oTree page as a bot sees it."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+_PAGE_PATH = re.compile(r"/p/(?P<code>[^/]+)/(?P<app>[^/]+)/(?P<page>[^/]+)/(?P<index>\d+)")
+
+
+class Widget(str, Enum):
+    """How a question is answered on the page."""
+
+    TEXT = "text"
+    TEXTAREA = "textarea"
+    INTEGER = "integer"
+    FLOAT = "float"
+    RADIO = "radio"
+    SELECT = "select"
+    CHECKBOX = "checkbox"
+    BUTTON = "button"
+
+
+class Choice(BaseModel):
+    """One option of a choice question: what the form sends and what the person reads."""
+
+    value: str
+    label: str
+
+
+class Question(BaseModel):
+    """One form field of a page."""
+
+    id: str
+    widget: Widget
+    label: str
+    choices: list[Choice] = Field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    required: bool = True
+
+    def choice_value(self, label: str) -> str:
+        """The form value of the choice with ``label``."""
+        for choice in self.choices:
+            if choice.label == label:
+                return choice.value
+        raise KeyError(label)
+
+
+class Page(BaseModel):
+    """What a bot reads on one page: text, questions, and how to go on."""
+
+    url: str
+    title: str = ""
+    text: str = ""
+    questions: list[Question] = Field(default_factory=list)
+    has_next_button: bool = False
+    is_wait_page: bool = False
+    errors: list[str] = Field(default_factory=list)
+
+    @property
+    def app(self) -> str | None:
+        """The oTree app of the page, from its URL."""
+        match = _PAGE_PATH.search(self.url)
+        return match.group("app") if match else None
+
+    @property
+    def name(self) -> str | None:
+        """The oTree page class, from its URL."""
+        match = _PAGE_PATH.search(self.url)
+        return match.group("page") if match else None
+
+    @property
+    def index(self) -> int | None:
+        """The participant's page index, from the URL; it grows with every page."""
+        match = _PAGE_PATH.search(self.url)
+        return int(match.group("index")) if match else None
+
+    @property
+    def is_last(self) -> bool:
+        """A page with nothing to answer and no way on ends the bot's session."""
+        return not self.is_wait_page and not self.questions and not self.has_next_button

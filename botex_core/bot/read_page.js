@@ -1,0 +1,84 @@
+// Returns everything a bot needs from the current oTree page in one call.
+const form = document.querySelector('#form') || document.body;
+const labelFor = (id) => {
+  const label = id ? document.querySelector(`label[for="${CSS.escape(id)}"]`) : null;
+  return label ? label.innerText.trim() : '';
+};
+const fieldLabel = (element) => {
+  const field = element.closest('._formfield');
+  const main = field ? field.querySelector('label.col-form-label') : null;
+  if (main) return main.innerText.trim();
+  return labelFor(element.id) || element.name;
+};
+const number = (text) => (text === null || text === '' ? null : Number(text));
+const questions = [];
+const seen = new Set();
+for (const element of form.querySelectorAll('input[name], select[name], textarea[name]')) {
+  const type = (element.getAttribute('type') || '').toLowerCase();
+  if (type === 'hidden' || type === 'submit' || seen.has(element.name)) continue;
+  seen.add(element.name);
+  const question = {
+    id: element.name, label: fieldLabel(element), choices: [],
+    min: number(element.getAttribute('min')), max: number(element.getAttribute('max')),
+    max_length: number(element.getAttribute('maxlength')),
+    required: element.hasAttribute('required'),
+  };
+  if (element.tagName === 'SELECT') {
+    question.widget = 'select';
+    for (const option of element.options) {
+      if (option.value !== '') question.choices.push({value: option.value, label: option.text.trim()});
+    }
+  } else if (element.tagName === 'TEXTAREA') {
+    question.widget = 'textarea';
+  } else if (type === 'radio') {
+    question.widget = 'radio';
+    for (const radio of form.querySelectorAll(`input[type=radio][name="${CSS.escape(element.name)}"]`)) {
+      question.choices.push({value: radio.value, label: labelFor(radio.id) || radio.value});
+    }
+  } else if (type === 'checkbox') {
+    question.widget = 'checkbox';
+    question.label = labelFor(element.id) || question.label;
+  } else if (type === 'number') {
+    question.widget = 'integer';
+  } else if (element.getAttribute('inputmode') === 'decimal') {
+    question.widget = 'float';
+  } else {
+    question.widget = 'text';
+  }
+  questions.push(question);
+}
+const buttons = {};
+for (const button of form.querySelectorAll('button[name]')) {
+  if (!buttons[button.name]) {
+    buttons[button.name] = {
+      id: button.name, widget: 'button', label: '', choices: [], required: true,
+      min: null, max: null, max_length: null,
+    };
+    questions.push(buttons[button.name]);
+  }
+  buttons[button.name].choices.push({value: button.value, label: button.innerText.trim() || button.value});
+}
+const body = document.querySelector('.otree-body') || document.body;
+// The devserver's debug panel is not part of the experiment.
+const debugPanels = [...document.querySelectorAll('.debug-info')];
+debugPanels.forEach((panel) => { panel.dataset.botexDisplay = panel.style.display; panel.style.display = 'none'; });
+const text = body.innerText.trim();
+debugPanels.forEach((panel) => { panel.style.display = panel.dataset.botexDisplay; });
+const title = document.querySelector('#_otree-title, .otree-title');
+const errors = [];
+for (const element of document.querySelectorAll('.form-control-errors, .otree-form-errors')) {
+  const message = element.innerText.trim();
+  if (!message) continue;
+  const field = element.closest('._formfield');
+  const input = field ? field.querySelector('[name]') : null;
+  errors.push(input ? `${input.name}: ${message}` : message);
+}
+return {
+  url: window.location.href,
+  title: title ? title.innerText.trim() : document.title,
+  text: text,
+  questions: questions,
+  has_next_button: document.querySelector('.otree-btn-next') !== null,
+  is_wait_page: document.querySelector('.otree-wait-page__body') !== null,
+  errors: errors,
+};

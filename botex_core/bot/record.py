@@ -1,0 +1,146 @@
+"""What a bot writes to the store while it plays, and what it reads back to resume."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from botex_core.bot.page import Page
+from botex_core.llm.client import Exchange, exchange_request_json
+from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, Participant, session_scope, utcnow
+
+
+@dataclass
+class SubmittedAnswer:
+    """One answer as the bot submitted it."""
+
+    question_id: str
+    label: str
+    answer: str
+    reason: str
+
+
+@dataclass
+class ResumeState:
+    """Where a bot stood when it last stopped."""
+
+    resumed: bool
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    summary: str | None = None
+
+
+class BotRecorder:
+    """Writes one bot's progress as it happens: exchanges, answers, conversation, status."""
+
+    def __init__(self, botex_db: str | None, session_id: str, participant_id: str) -> None:
+        self._db = botex_db
+        self._key = (session_id, participant_id)
+        self._sequence = 0
+
+    def begin(self) -> ResumeState:
+        """Mark the bot running and return what it already did, if anything."""
+        with session_scope(self._db) as session:
+            participant = session.get(Participant, self._key)
+            if participant is None:
+                raise LookupError(f"participant {self._key[1]} of session {self._key[0]} is not in the store")
+            resumed = participant.time_in is not None
+            participant.time_in = participant.time_in or utcnow()
+            participant.status = BotStatus.RUNNING.value
+            participant.status_reason = None
+            participant.attempts = (participant.attempts or 0) + 1
+            self._sequence = session.scalar(
+                select(func.coalesce(func.max(LLMExchange.sequence), 0)).where(
+                    LLMExchange.session_id == self._key[0], LLMExchange.participant_id == self._key[1]
+                )
+            )
+            conversation = session.get(Conversation, self._key[1])
+        messages = json.loads(conversation.conversation) if conversation and conversation.conversation else []
+        return ResumeState(resumed and bool(messages), messages, _last_summary(messages))
+
+    def record_exchange(self, phase: str, exchange: Exchange) -> None:
+        """Store one LLM request with its response or error."""
+        self._sequence += 1
+        with session_scope(self._db) as session:
+            session.add(
+                LLMExchange(
+                    session_id=self._key[0],
+                    participant_id=self._key[1],
+                    sequence=self._sequence,
+                    phase=phase,
+                    request=exchange_request_json(exchange),
+                    response=exchange.response,
+                    error=exchange.error,
+                    prompt_tokens=exchange.prompt_tokens,
+                    completion_tokens=exchange.completion_tokens,
+                    latency_seconds=exchange.latency_seconds,
+                )
+            )
+
+    def save_conversation(self, messages: list[dict[str, Any]], bot_parms: dict[str, Any]) -> None:
+        """Replace the bot's conversation row with its messages so far."""
+        with session_scope(self._db) as session:
+            row = session.get(Conversation, self._key[1]) or Conversation(id=self._key[1])
+            row.bot_parms = json.dumps(bot_parms)
+            row.conversation = json.dumps(messages)
+            session.merge(row)
+
+    def store_answers(self, page: Page, answers: list[SubmittedAnswer]) -> None:
+        """Store the answers oTree accepted on ``page``; storing a page again replaces them."""
+        session_id, participant_id = self._key
+        with session_scope(self._db) as session:
+            session.execute(
+                delete(Answer).where(
+                    Answer.session_id == session_id,
+                    Answer.participant_id == participant_id,
+                    Answer.page_index == page.index,
+                )
+            )
+            earlier_visits = session.scalar(
+                select(func.count(func.distinct(Answer.page_index))).where(
+                    Answer.session_id == session_id,
+                    Answer.participant_id == participant_id,
+                    Answer.app == page.app,
+                    Answer.page == page.name,
+                    Answer.page_index < (page.index or 0),
+                )
+            )
+            session.add_all(
+                Answer(
+                    session_id=session_id,
+                    participant_id=participant_id,
+                    app=page.app,
+                    page=page.name,
+                    page_index=page.index,
+                    round=earlier_visits + 1,
+                    question_id=item.question_id,
+                    label=item.label,
+                    answer=item.answer,
+                    reason=item.reason,
+                )
+                for item in answers
+            )
+
+    def end(self, status: BotStatus, reason: str | None = None) -> None:
+        """Record how the bot ended; a finished bot gets its ``time_out``."""
+        with session_scope(self._db) as session:
+            participant = session.get(Participant, self._key)
+            participant.status = status.value
+            participant.status_reason = reason
+            if status == BotStatus.FINISHED:
+                participant.time_out = utcnow()
+
+
+def _last_summary(messages: list[dict[str, Any]]) -> str | None:
+    for message in reversed(messages):
+        if message.get("role") != "assistant":
+            continue
+        try:
+            reply = json.loads(message.get("content") or "", strict=False)
+        except ValueError:
+            continue
+        if isinstance(reply, dict) and isinstance(reply.get("summary"), str):
+            return reply["summary"]
+    return None

@@ -1,0 +1,165 @@
+"""The page loop of one bot: read a page, ask the LLM, submit, wait, until the end."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from botex_core.bot.browser import Browser, BrowserError, open_browser
+from botex_core.bot.dialogue import Dialogue
+from botex_core.bot.page import Page
+from botex_core.bot.prompts import build_prompts
+from botex_core.bot.record import BotRecorder, SubmittedAnswer
+from botex_core.bot.schemas import Reply, form_value
+from botex_core.errors import BotexError
+from botex_core.llm.client import LLMClient
+from botex_core.store import BotStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_REJECTED_SUBMISSIONS = 3
+WAIT_POLL_SECONDS = 0.5
+WAIT_REFRESH_SECONDS = 30.0
+_PARTICIPANT_CODE = re.compile(r"/InitializeParticipant/([^/?#]+)")
+
+
+class Abandoned(BotexError):
+    """The bot waited on a wait page for longer than it may."""
+
+
+@dataclass
+class BotSettings:
+    """Everything one bot needs; ``api_key`` is never stored or logged."""
+
+    url: str
+    session_id: str
+    participant_id: str
+    botex_db: str | None = None
+    model: str = "gpt-4o-2024-08-06"
+    api_key: str | None = field(default=None, repr=False)
+    api_base: str | None = None
+    throttle: bool = False
+    full_conv_history: bool = False
+    user_prompts: dict[str, str] | None = None
+    completion_kwargs: dict[str, Any] = field(default_factory=dict)
+    wait_timeout: float = float(os.environ.get("BOTEX_WAIT_TIMEOUT", 3600))
+
+    def bot_parms(self) -> dict[str, Any]:
+        """The settings as stored with the conversation: nothing secret."""
+        return {
+            "session_id": self.session_id,
+            "participant_id": self.participant_id,
+            "url": self.url,
+            "model": self.model,
+            "api_base": self.api_base,
+            "throttle": self.throttle,
+            "full_conv_history": self.full_conv_history,
+            "user_prompts": self.user_prompts,
+            "wait_timeout": self.wait_timeout,
+        }
+
+
+def participant_code(url: str) -> str | None:
+    """The participant code in an oTree participant link, if it has one."""
+    match = _PARTICIPANT_CODE.search(url)
+    return match.group(1) if match else None
+
+
+def run_bot(settings: BotSettings) -> BotStatus:
+    """Play one participant to the end and record everything; return how it ended."""
+    prompts = build_prompts(settings.user_prompts)
+    recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id)
+    state = recorder.begin()
+    client = LLMClient(
+        model=settings.model,
+        api_key=settings.api_key,
+        api_base=settings.api_base,
+        throttle=settings.throttle,
+        completion_kwargs=settings.completion_kwargs,
+    )
+    dialogue = Dialogue(client, prompts, settings.full_conv_history, state.messages, state.summary)
+    client.record = lambda exchange: recorder.record_exchange(dialogue.phase, exchange)
+    name = f"bot {settings.participant_id}"
+    try:
+        with open_browser() as browser:
+            page = browser.open(settings.url)
+            if not state.resumed:
+                dialogue.start()
+            else:
+                logger.info("%s: resuming on %s", name, page.name)
+            _play(browser, page, dialogue, recorder, settings, name)
+    except Abandoned as exc:
+        recorder.end(BotStatus.ABANDONED, str(exc))
+        logger.warning("%s abandoned: %s", name, exc)
+        return BotStatus.ABANDONED
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
+        reason = str(exc) if isinstance(exc, BotexError) else f"{type(exc).__name__}: {exc}"
+        recorder.end(BotStatus.FAILED, reason)
+        logger.error("%s failed: %s", name, reason)
+        return BotStatus.FAILED
+    finally:
+        recorder.save_conversation(dialogue.messages, settings.bot_parms())
+    confused = dialogue.confused_replies
+    recorder.end(BotStatus.FINISHED, f"stayed confused on {confused} prompt(s)" if confused else None)
+    logger.info("%s finished", name)
+    return BotStatus.FINISHED
+
+
+def _play(browser: Browser, page: Page, dialogue: Dialogue, recorder: BotRecorder, settings: BotSettings, name: str) -> None:
+    while True:
+        page = _through_wait_pages(browser, page, settings.wait_timeout)
+        if page.is_last:
+            if page.app is None and "OutOfRangeNotification" not in page.url:
+                raise BotexError(f"reached a page that is not part of the study: '{page.title}' at {page.url}")
+            dialogue.end()
+            return
+        logger.info("%s: page %s (%d question(s))", name, page.name, len(page.questions))
+        reply = dialogue.read_page(page)
+        for _ in range(MAX_REJECTED_SUBMISSIONS + 1):
+            next_page = browser.submit(_form_values(page, reply))
+            if next_page.url != page.url:
+                break
+            page = next_page
+            errors = page.errors or ["the page did not change after the answers were submitted"]
+            logger.info("%s: oTree rejected the answers on %s: %s", name, page.name, "; ".join(errors))
+            reply = dialogue.read_page(page, errors)
+        else:
+            raise BotexError(f"oTree rejected the answers on {page.name} {MAX_REJECTED_SUBMISSIONS + 1} times: {'; '.join(page.errors)}")
+        if page.questions:
+            recorder.store_answers(page, _submitted_answers(page, reply))
+        recorder.save_conversation(dialogue.messages, settings.bot_parms())
+        page = next_page
+
+
+def _through_wait_pages(browser: Browser, page: Page, timeout: float) -> Page:
+    started = last_refresh = time.monotonic()
+    while page.is_wait_page:
+        now = time.monotonic()
+        if now - started > timeout:
+            raise Abandoned(f"waited more than {timeout:.0f} s on the wait page {page.name}")
+        time.sleep(WAIT_POLL_SECONDS)
+        try:
+            if now - last_refresh > WAIT_REFRESH_SECONDS:
+                page, last_refresh = browser.refresh(), now
+            else:
+                page = browser.read()
+        except BrowserError:
+            continue  # the wait page is navigating on by itself
+    return page
+
+
+def _form_values(page: Page, reply: Reply) -> dict[str, Any]:
+    answers = getattr(reply, "answers", None)
+    return {q.id: form_value(q, getattr(answers, q.id).answer) for q in page.questions} if answers else {}
+
+
+def _submitted_answers(page: Page, reply: Reply) -> list[SubmittedAnswer]:
+    answers = getattr(reply, "answers")
+    return [
+        SubmittedAnswer(q.id, q.label, str(getattr(answers, q.id).answer), getattr(answers, q.id).reason)
+        for q in page.questions
+    ]

@@ -1,0 +1,144 @@
+"""Running bots: one participant (``run_single_bot``) or all bots of a session."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from botex_core.bot.prompts import build_prompts
+from botex_core.bot.runner import BotSettings, participant_code, run_bot
+from botex_core.config import botex_db_setting
+from botex_core.errors import ConfigurationError
+from botex_core.otree.sessions import get_bot_urls
+from botex_core.store import Participant, session_scope
+from botex_core.store.participants import NewParticipant, add_participants
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gpt-4o-2024-08-06"
+
+
+def run_single_bot(
+    url: str,
+    session_name: str = "unknown",
+    session_id: str = "unknown",
+    participant_id: str = "unknown",
+    botex_db: str | None = None,
+    model: str = DEFAULT_MODEL,
+    api_key: str | None = None,
+    api_base: str | None = None,
+    throttle: bool = False,
+    full_conv_history: bool = False,
+    user_prompts: dict[str, str] | None = None,
+    wait: bool = True,
+    **kwargs: Any,
+) -> None | threading.Thread:
+    """Run one bot on a participant link.
+
+    Args:
+        url: The participant link.
+        session_name: Name of the session config, for the store.
+        session_id: The oTree session code, for the store.
+        participant_id: The participant code; taken from ``url`` when unknown.
+        botex_db: Database file or SQLAlchemy URL; defaults to ``BOTEX_DB``.
+        model: A LiteLLM model string, or ``llamacpp`` for a local llama.cpp server.
+        api_key: The LLM API key; else LiteLLM reads the provider's variable.
+        api_base: Base URL of the LLM server (``http://localhost:8080`` for llamacpp).
+        throttle: Back off from the first LLM error on (it switches on by itself
+            at the first rate-limit or transient error).
+        full_conv_history: Send the whole conversation with every request.
+        user_prompts: Prompts that replace the defaults, by key.
+        wait: Run now and return when done; else return a Thread to start.
+        **kwargs: Passed on to ``litellm.completion``.
+
+    Returns:
+        None with ``wait``, else the (not yet started) thread of the bot.
+
+    Raises:
+        ConfigurationError: ``user_prompts`` has an unknown key.
+    """
+    build_prompts(user_prompts)
+    if api_key is None and "openai_api_key" in kwargs:
+        api_key = kwargs.pop("openai_api_key")
+    if participant_id == "unknown":
+        participant_id = participant_code(url) or participant_id
+    _ensure_participant(botex_db, session_name, session_id, participant_id, url)
+    settings = BotSettings(
+        url=url, session_id=session_id, participant_id=participant_id, botex_db=botex_db,
+        model=model, api_key=api_key, api_base=api_base, throttle=throttle,
+        full_conv_history=full_conv_history, user_prompts=user_prompts, completion_kwargs=kwargs,
+    )
+    if wait:
+        run_bot(settings)
+        return None
+    return threading.Thread(target=run_bot, args=(settings,), name=f"bot-{participant_id}")
+
+
+def run_bots_on_session(
+    session_id: str,
+    bot_urls: list[str] | None = None,
+    botex_db: str | None = None,
+    model: str = DEFAULT_MODEL,
+    api_key: str | None = None,
+    api_base: str | None = None,
+    throttle: bool = False,
+    full_conv_history: bool = False,
+    user_prompts: dict[str, str] | None = None,
+    already_started: bool = False,
+    wait: bool = True,
+    **kwargs: Any,
+) -> None | list[threading.Thread]:
+    """Run a bot on every bot participant of a session, all at once.
+
+    Args:
+        session_id: The oTree session code.
+        bot_urls: The links to play; by default the session's bots from the store.
+        botex_db: Database file or SQLAlchemy URL; defaults to ``BOTEX_DB``.
+        model: A LiteLLM model string, or ``llamacpp`` for a local llama.cpp server.
+        api_key: The LLM API key; else LiteLLM reads the provider's variable.
+        api_base: Base URL of the LLM server (``http://localhost:8080`` for llamacpp).
+        throttle: Back off from the first LLM error on.
+        full_conv_history: Send the whole conversation with every request.
+        user_prompts: Prompts that replace the defaults, by key.
+        already_started: Also run bots that started but did not finish.
+        wait: Return when every bot is done; else return the running threads.
+        **kwargs: Passed on to ``litellm.completion``.
+
+    Returns:
+        None with ``wait``, else the started threads, one per bot.
+
+    Raises:
+        ConfigurationError: ``user_prompts`` has an unknown key, or the session
+            has no bots to run.
+    """
+    build_prompts(user_prompts)
+    if api_key is None and "openai_api_key" in kwargs:
+        api_key = kwargs.pop("openai_api_key")
+    urls = bot_urls if bot_urls is not None else get_bot_urls(session_id, botex_db, already_started)
+    if not urls:
+        raise ConfigurationError(f"session {session_id} has no bots to run in {botex_db_setting(botex_db)}")
+    logger.info("running %d bot(s) on session %s", len(urls), session_id)
+    threads = []
+    for url in urls:
+        settings = BotSettings(
+            url=url, session_id=session_id, participant_id=participant_code(url) or url,
+            botex_db=botex_db, model=model, api_key=api_key, api_base=api_base,
+            throttle=throttle, full_conv_history=full_conv_history,
+            user_prompts=user_prompts, completion_kwargs=dict(kwargs),
+        )
+        threads.append(threading.Thread(target=run_bot, args=(settings,), name=f"bot-{settings.participant_id}"))
+    for thread in threads:
+        thread.start()
+    if not wait:
+        return threads
+    for thread in threads:
+        thread.join()
+    return None
+
+
+def _ensure_participant(botex_db: str | None, session_name: str, session_id: str, participant_id: str, url: str) -> None:
+    with session_scope(botex_db) as session:
+        known = session.get(Participant, (session_id, participant_id)) is not None
+    if not known:
+        add_participants([NewParticipant(session_name, session_id, participant_id, False, url)], botex_db)

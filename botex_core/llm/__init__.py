@@ -1,0 +1,1 @@
+"""Calling LLMs through LiteLLM, and managing a local llama.cpp server."""

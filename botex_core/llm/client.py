@@ -1,0 +1,202 @@
+"""One LLM completion with a JSON schema, through LiteLLM, retried where that can help.
+
+Rate limits, timeouts, connection and server errors back off exponentially
+with jitter; errors that cannot succeed (bad key, unknown model, other client
+errors) fail at once with the provider's reason. API keys go to LiteLLM only:
+they are never part of what is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botex_core.errors import BotexError
+
+logger = logging.getLogger(__name__)
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+LLAMACPP_MODEL = "llamacpp"
+LLAMACPP_DEFAULT_URL = "http://localhost:8080"
+_SECRET_WORDS = ("key", "secret", "token", "password", "authorization")
+
+
+class LLMFailure(BotexError):
+    """The LLM gave no usable completion and retrying cannot help (or retries ran out)."""
+
+
+@dataclass
+class Exchange:
+    """One request to the LLM as recorded: never with a secret in it."""
+
+    request: dict[str, Any]
+    response: str | None = None
+    error: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_seconds: float = 0.0
+
+
+@dataclass
+class RetryPolicy:
+    """How often and how patiently transient errors are retried."""
+
+    max_attempts: int = int(os.environ.get("BOTEX_LLM_MAX_ATTEMPTS", 8))
+    base_delay: float = float(os.environ.get("BOTEX_LLM_BACKOFF_SECONDS", 1.0))
+    max_delay: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        """Full-jitter exponential backoff before retry number ``attempt`` (1-based)."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+@dataclass
+class LLMClient:
+    """Completions for one bot, with its model settings and its own throttle state."""
+
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    api_base: str | None = None
+    throttle: bool = False
+    completion_kwargs: dict[str, Any] = field(default_factory=dict)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    record: Callable[[Exchange], None] = lambda exchange: None
+    before_call: Callable[[], None] = lambda: None
+    _schema_as_json_object: bool = False
+
+    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> Exchange:
+        """Ask for a reply to ``messages`` that follows ``schema``; return the exchange.
+
+        Raises:
+            LLMFailure: A permanent error, or transient errors until retries ran out.
+        """
+        import litellm
+
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._request(messages, schema, name)
+            exchange = Exchange(request=_recordable(request))
+            self.before_call()
+            started = time.monotonic()
+            try:
+                response = litellm.completion(**request, **self._secrets())
+            except Exception as exc:  # noqa: BLE001 - LiteLLM maps providers' errors to many classes
+                exchange.latency_seconds = time.monotonic() - started
+                exchange.error = f"{type(exc).__name__}: {_short(str(exc))}"
+                self.record(exchange)
+                if self._switch_to_json_object(exc):
+                    attempt -= 1
+                    continue
+                if not _is_transient(exc):
+                    raise LLMFailure(f"LLM call failed and cannot succeed: {exchange.error}") from None
+                if attempt >= self.retry.max_attempts:
+                    raise LLMFailure(
+                        f"LLM call failed {attempt} times, last: {exchange.error}"
+                    ) from None
+                if not self.throttle:
+                    logger.info("LLM errors: throttling this bot from now on")
+                    self.throttle = True
+                pause = self.retry.delay(attempt)
+                logger.warning("LLM call failed (%s); retrying in %.1f s", exchange.error, pause)
+                time.sleep(pause)
+                continue
+            exchange.latency_seconds = time.monotonic() - started
+            choice = response.choices[0]
+            exchange.response = choice.message.content
+            exchange.finish_reason = choice.finish_reason
+            usage = getattr(response, "usage", None)
+            exchange.prompt_tokens = getattr(usage, "prompt_tokens", None)
+            exchange.completion_tokens = getattr(usage, "completion_tokens", None)
+            self.record(exchange)
+            return exchange
+
+    def _request(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> dict[str, Any]:
+        if self._schema_as_json_object:
+            response_format: dict[str, Any] = {"type": "json_object", "schema": schema}
+        else:
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": schema, "strict": True},
+            }
+        model, api_base = self.model, self.api_base
+        if model == LLAMACPP_MODEL:
+            model = "openai/llamacpp"
+            api_base = _openai_base(api_base or LLAMACPP_DEFAULT_URL)
+        request = {
+            **self.completion_kwargs,
+            "model": model,
+            "messages": messages,
+            "response_format": response_format,
+            "num_retries": 0,
+        }
+        if api_base:
+            request["api_base"] = api_base
+        return request
+
+    def _secrets(self) -> dict[str, str]:
+        if self.api_key:
+            return {"api_key": self.api_key}
+        if self.model == LLAMACPP_MODEL:
+            return {"api_key": "no-key"}
+        return {}
+
+    def _switch_to_json_object(self, exc: Exception) -> bool:
+        """Servers that reject ``json_schema`` get ``json_object`` with the schema instead."""
+        if self._schema_as_json_object or getattr(exc, "status_code", None) != 400:
+            return False
+        if "response_format" not in str(exc) and "json_schema" not in str(exc):
+            return False
+        logger.info("the LLM endpoint rejects json_schema; sending json_object with the schema")
+        self._schema_as_json_object = True
+        return True
+
+
+def _is_transient(exc: Exception) -> bool:
+    import litellm
+
+    transient = (
+        litellm.RateLimitError,
+        litellm.Timeout,
+        litellm.APIConnectionError,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+    )
+    if isinstance(exc, transient):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and (status == 429 or status >= 500)
+
+
+def _recordable(request: dict[str, Any]) -> dict[str, Any]:
+    """``request`` without anything that may hold a secret (keys, tokens, auth headers)."""
+    kept: dict[str, Any] = {}
+    for key, value in request.items():
+        lowered = key.lower()
+        if any(word in lowered for word in _SECRET_WORDS) and not lowered.endswith("tokens"):
+            continue
+        kept[key] = _recordable(value) if isinstance(value, dict) else value
+    return kept
+
+
+def _openai_base(url: str) -> str:
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else f"{url}/v1"
+
+
+def _short(text: str, limit: int = 500) -> str:
+    single_line = " ".join(text.split())
+    return single_line if len(single_line) <= limit else single_line[: limit - 3] + "..."
+
+
+def exchange_request_json(exchange: Exchange) -> str:
+    """The recorded request as JSON text."""
+    return json.dumps(exchange.request, default=str)

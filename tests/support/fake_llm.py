@@ -1,0 +1,201 @@
+"""An OpenAI-compatible chat completion server that answers from the JSON schema it is sent.
+
+It stands in for the paid LLM APIs, which cannot be reached from the tests.
+Faults are queued over HTTP (``POST /_faults``), so that bots in other
+processes meet them too:
+
+- ``429`` and ``500``: that status with an OpenAI-style error body;
+- ``timeout``: the reply comes after ``seconds`` (longer than the client waits);
+- ``malformed``: a reply that is not JSON;
+- ``too_long``: a cut-off reply with ``finish_reason`` ``length``;
+- ``out_of_range``: numbers below their minimum (oTree rejects them);
+- ``confused``: ``confused`` true and ``understood`` false;
+- ``auth``: 401, which no retry can fix.
+
+A fault with ``"pages_only": true`` waits for a request whose schema has answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+
+TEXT = "Stand-in reply."
+
+
+def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None, name: str = "", out_of_range: bool = False) -> Any:
+    """A value that satisfies ``schema`` (or, with ``out_of_range``, breaks its number bounds)."""
+    root = root or schema
+    if "$ref" in schema:
+        target = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        return instance_from_schema(target, root, name, out_of_range)
+    if "anyOf" in schema:
+        return instance_from_schema(schema["anyOf"][0], root, name, out_of_range)
+    if "enum" in schema:
+        return schema["enum"][len(schema["enum"]) // 2]
+    kind = schema.get("type")
+    if kind == "object":
+        return {
+            key: instance_from_schema(sub, root, key, out_of_range)
+            for key, sub in schema.get("properties", {}).items()
+        }
+    if kind == "boolean":
+        return name == "understood"
+    if kind in ("integer", "number"):
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if out_of_range and low is not None:
+            return int(low) - 10
+        if low is not None and high is not None:
+            middle = (low + high) / 2
+            return int(middle) if kind == "integer" else round(middle, 2)
+        return int(low) if low is not None else 7
+    if kind == "array":
+        return [instance_from_schema(schema.get("items", {}), root, name, out_of_range)]
+    return TEXT[: schema.get("maxLength", len(TEXT))]
+
+
+class FakeLLM:
+    """The server: start it, point LiteLLM at ``api_base``, queue faults, read what it saw."""
+
+    def __init__(self, latency: float = 0.0, json_object_only: bool = False) -> None:
+        self.latency = latency
+        self.json_object_only = json_object_only
+        self.requests: list[dict[str, Any]] = []
+        self._faults: deque[dict[str, Any]] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def start(self) -> FakeLLM:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def inject(self, kind: str, times: int = 1, **options: Any) -> None:
+        with self._lock:
+            self._faults.extend({"kind": kind, **options} for _ in range(times))
+
+    def _next_fault(self, has_answers: bool) -> dict[str, Any] | None:
+        with self._lock:
+            for fault in list(self._faults):
+                if not fault.get("pages_only") or has_answers:
+                    self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                if self.path == "/_faults":
+                    fake.inject(**body)
+                    return self._send(200, {"queued": body})
+                if not self.path.endswith("/chat/completions"):
+                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
+                with fake._lock:
+                    fake.requests.append(body)
+                fake_reply(fake, self, body)
+
+            def do_GET(self) -> None:
+                if self.path == "/_requests":
+                    with fake._lock:
+                        return self._send(200, {"count": len(fake.requests)})
+                self._send(404, {})
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        return Handler
+
+
+def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
+    """Answer one chat completion request (or fail it as the next fault says)."""
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        if fake.json_object_only:
+            return handler._send(400, {"error": {"message": "response_format type json_schema is not supported", "type": "invalid_request_error"}})
+        schema = response_format["json_schema"]["schema"]
+    else:
+        schema = response_format.get("schema") or {"type": "object", "properties": {}}
+    has_answers = "answers" in schema.get("properties", {})
+    fault = fake._next_fault(has_answers) or {}
+    kind = fault.get("kind")
+    if fake.latency:
+        time.sleep(fake.latency)
+    if kind in ("429", "500", "auth"):
+        status = {"429": 429, "500": 500, "auth": 401}[kind]
+        return handler._send(status, {"error": {"message": f"stand-in fault {kind}", "type": "fault", "code": status}})
+    if kind == "timeout":
+        time.sleep(float(fault.get("seconds", 30)))
+    reply = instance_from_schema(schema, out_of_range=kind == "out_of_range")
+    if kind == "confused":
+        reply.update({k: v for k, v in (("confused", True), ("understood", False)) if k in reply})
+    content = json.dumps(reply)
+    finish_reason = "stop"
+    if kind == "malformed":
+        content = '{"summary": "this is not JSON'
+    elif kind == "too_long":
+        content, finish_reason = content[: len(content) // 2], "length"
+    prompt_text = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+    handler._send(200, {
+        "id": f"chatcmpl-{len(fake.requests)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "stand-in"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
+        "usage": {
+            "prompt_tokens": len(prompt_text) // 4 + 1,
+            "completion_tokens": len(content) // 4 + 1,
+            "total_tokens": len(prompt_text) // 4 + len(content) // 4 + 2,
+        },
+    })
+
+
+def queue_fault(api_base: str, kind: str, times: int = 1, **options: Any) -> None:
+    """Queue a fault on a stand-in server running elsewhere."""
+    root = api_base.rsplit("/v1", 1)[0]
+    requests.post(f"{root}/_faults", json={"kind": kind, "times": times, **options}, timeout=5).raise_for_status()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the stand-in LLM server.")
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--json-object-only", action="store_true")
+    arguments = parser.parse_args()
+    server = FakeLLM(arguments.latency, arguments.json_object_only).start()
+    print(server.api_base, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
