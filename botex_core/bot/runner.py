@@ -46,7 +46,7 @@ class BotSettings:
     full_conv_history: bool = False
     user_prompts: dict[str, str] | None = None
     completion_kwargs: dict[str, Any] = field(default_factory=dict)
-    wait_timeout: float = float(os.environ.get("BOTEX_WAIT_TIMEOUT", 3600))
+    wait_timeout: float = field(default_factory=lambda: float(os.environ.get("BOTEX_WAIT_TIMEOUT", 3600)))
 
     def bot_parms(self) -> dict[str, Any]:
         """The settings as stored with the conversation: nothing secret."""
@@ -119,11 +119,13 @@ def _play(browser: Browser, page: Page, dialogue: Dialogue, recorder: BotRecorde
             return
         logger.info("%s: page %s (%d question(s))", name, page.name, len(page.questions))
         reply = dialogue.read_page(page)
+        learned_limits: dict[str, int] = {}
         for _ in range(MAX_REJECTED_SUBMISSIONS + 1):
             next_page = browser.submit(_form_values(page, reply))
             if next_page.url != page.url:
                 break
-            page = next_page
+            learned_limits.update(next_page.max_lengths_from_errors())
+            page = next_page.with_max_lengths(learned_limits)
             errors = page.errors or ["the page did not change after the answers were submitted"]
             logger.info("%s: oTree rejected the answers on %s: %s", name, page.name, "; ".join(errors))
             reply = dialogue.read_page(page, errors)

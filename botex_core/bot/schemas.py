@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from botex_core.bot.page import Question, Widget
 
 SMALL_RANGE = 20
-TEXT_ANSWER_MAX = 1000
-REASON_MAX = 600
-SUMMARY_MAX = 2000
-REMARKS_MAX = 1000
+TEXT_ANSWER_MAX = 400
+REASON_MAX = 250
+SUMMARY_MAX = 1000
+REMARKS_MAX = 400
 
 NonEmptyText = Annotated[str, Field(min_length=1, max_length=SUMMARY_MAX)]
 Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX)]
@@ -63,7 +63,7 @@ def answer_type(question: Question) -> Any:
         low, high = question.min, question.max
         if low is not None and high is not None and 0 <= high - low <= SMALL_RANGE:
             return Literal[tuple(range(int(low), int(high) + 1))]  # type: ignore[valid-type]
-        return Annotated[int, Field(ge=low, le=high)]
+        return Annotated[int, Field(ge=None if low is None else int(low), le=None if high is None else int(high))]
     if question.widget == Widget.FLOAT:
         return Annotated[float, Field(ge=question.min, le=question.max)]
     cap = min(question.max_length or TEXT_ANSWER_MAX, TEXT_ANSWER_MAX)

@@ -49,8 +49,8 @@ class Exchange:
 class RetryPolicy:
     """How often and how patiently transient errors are retried."""
 
-    max_attempts: int = int(os.environ.get("BOTEX_LLM_MAX_ATTEMPTS", 8))
-    base_delay: float = float(os.environ.get("BOTEX_LLM_BACKOFF_SECONDS", 1.0))
+    max_attempts: int = field(default_factory=lambda: int(os.environ.get("BOTEX_LLM_MAX_ATTEMPTS", 8)))
+    base_delay: float = field(default_factory=lambda: float(os.environ.get("BOTEX_LLM_BACKOFF_SECONDS", 1.0)))
     max_delay: float = 60.0
 
     def delay(self, attempt: int) -> float:

@@ -11,14 +11,13 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
-from collections import deque
 
 from botex_core.config import setting
 from botex_core.errors import ConfigurationError, OtreeError, OtreeServerStartError
 from botex_core.otree.client import OtreeClient
+from botex_core.processes import group_alive, last_lines, port_in_use, stop_process_group
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def start_otree_server(
     port = int(port if port is not None else os.environ.get("OTREE_PORT", 8000))
     log_path = setting(log_file, "OTREE_LOG_FILE", "otree.log")
     executable = _otree_executable(otree_executable)
-    if _port_in_use(port):
+    if port_in_use("127.0.0.1", port):
         raise ConfigurationError(f"cannot start oTree: port {port} is already in use")
 
     if auth_level is not None:
@@ -111,7 +110,7 @@ def start_otree_server(
         if process.poll() is not None:
             raise OtreeServerStartError(
                 f"oTree exited with code {process.returncode} while starting: "
-                f"{_last_lines(log_path)}"
+                f"{last_lines(log_path)}"
             )
         if time.monotonic() > deadline:
             stop_otree_server(process)
@@ -136,22 +135,12 @@ def stop_otree_server(otree_server: subprocess.Popen) -> int | None:
     Returns:
         The exit code of the server process.
     """
-    group = otree_server.pid
-    if otree_server.poll() is not None and not _group_alive(group):
+    if otree_server.poll() is not None and not group_alive(otree_server.pid):
         logger.warning("oTree server had already stopped")
         return otree_server.returncode
-    _signal_group(group, signal.SIGINT)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while time.monotonic() < deadline:
-        if otree_server.poll() is not None and not _group_alive(group):
-            break
-        time.sleep(0.1)
-    else:
-        logger.warning("oTree server did not stop within %.0f s; killing it", STOP_GRACE_SECONDS)
-    _signal_group(group, signal.SIGKILL)
-    otree_server.wait()
+    code = stop_process_group(otree_server, signal.SIGINT, STOP_GRACE_SECONDS)
     logger.info("oTree server stopped")
-    return otree_server.returncode
+    return code
 
 
 def _project_folder(project_path: str | None) -> str:
@@ -172,31 +161,3 @@ def _otree_executable(otree_executable: str | None) -> str:
             "virtual environment and set OTREE_EXECUTABLE to its 'otree'"
         )
     return os.path.abspath(found)
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def _signal_group(group: int, signum: int) -> None:
-    try:
-        os.killpg(group, signum)
-    except ProcessLookupError:
-        pass
-
-
-def _last_lines(path: str, count: int = 5) -> str:
-    try:
-        with open(path, errors="replace") as log:
-            return " | ".join(line.strip() for line in deque(log, maxlen=count) if line.strip())
-    except OSError:
-        return "(no log)"

@@ -1,0 +1,65 @@
+"""Child servers in their own process group: stopping them whole, and reading their logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+
+logger = logging.getLogger(__name__)
+
+
+def stop_process_group(process: subprocess.Popen, first_signal: int, grace_seconds: float = 10.0) -> int | None:
+    """Send ``first_signal`` to the process's group, wait, then kill what is left.
+
+    Returns:
+        The exit code of the process.
+    """
+    group = process.pid
+    _signal_group(group, first_signal)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None and not group_alive(group):
+            break
+        time.sleep(0.1)
+    else:
+        logger.warning("process %d did not stop within %.0f s; killing it", group, grace_seconds)
+    _signal_group(group, signal.SIGKILL)
+    process.wait()
+    return process.returncode
+
+
+def group_alive(group: int) -> bool:
+    """Whether any process of the process group ``group`` still runs."""
+    try:
+        os.killpg(group, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections at ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        return probe.connect_ex((host, port)) == 0
+
+
+def last_lines(path: str, count: int = 5) -> str:
+    """The last non-empty lines of a log file, joined on one line."""
+    try:
+        with open(path, errors="replace") as log:
+            return " | ".join(line.strip() for line in deque(log, maxlen=count) if line.strip())
+    except OSError:
+        return "(no log)"
+
+
+def _signal_group(group: int, signum: int) -> None:
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        pass
