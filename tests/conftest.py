@@ -14,6 +14,7 @@ import pytest
 
 from botex_core import start_otree_server, stop_otree_server
 from botex_core.store import dispose_engines
+from tests.support.fake_llm import FakeLLM
 from tests.support.services import PostgresCluster, RedisServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,3 +114,21 @@ def sqlite_db(tmp_path: Path) -> Iterator[str]:
     """An empty botex SQLite database file."""
     yield str(tmp_path / "botex.sqlite3")
     dispose_engines()
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    """The stand-in LLM server, answering from the schema it receives."""
+
+    server = FakeLLM().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def quick_bots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short backoff and wait-page limits, so that fault tests take seconds."""
+    monkeypatch.setenv("BOTEX_LLM_BACKOFF_SECONDS", "0.05")
+    monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "60")

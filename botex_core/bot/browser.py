@@ -20,6 +20,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
 from botex_core.bot.page import Page
+from botex_core.processes import descendants, reap
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,13 @@ def open_browser(page_timeout: float = 60.0) -> Iterator[Browser]:
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     except WebDriverException as exc:
         raise BrowserError(f"cannot start Chromium: {exc.msg or type(exc).__name__}") from None
-    driver.set_page_load_timeout(page_timeout)
+    driver_pid = driver.service.process.pid
     try:
+        driver.set_page_load_timeout(page_timeout)
         yield Browser(driver, page_timeout)
     finally:
-        driver.quit()
+        tree = [driver_pid, *descendants(driver_pid)]
+        try:
+            driver.quit()
+        finally:
+            reap(tree)

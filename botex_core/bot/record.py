@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Delete, delete, func, select
 
 from botex_core.bot.page import Page
 from botex_core.llm.client import Exchange, exchange_request_json
@@ -88,16 +88,10 @@ class BotRecorder:
             session.merge(row)
 
     def store_answers(self, page: Page, answers: list[SubmittedAnswer]) -> None:
-        """Store the answers oTree accepted on ``page``; storing a page again replaces them."""
+        """Store the answers submitted on ``page``; storing a page again replaces them."""
         session_id, participant_id = self._key
         with session_scope(self._db) as session:
-            session.execute(
-                delete(Answer).where(
-                    Answer.session_id == session_id,
-                    Answer.participant_id == participant_id,
-                    Answer.page_index == page.index,
-                )
-            )
+            session.execute(self._answers_of(page))
             earlier_visits = session.scalar(
                 select(func.count(func.distinct(Answer.page_index))).where(
                     Answer.session_id == session_id,
@@ -122,6 +116,18 @@ class BotRecorder:
                 )
                 for item in answers
             )
+
+    def forget_answers(self, page: Page) -> None:
+        """Remove the answers of ``page``: oTree never accepted them."""
+        with session_scope(self._db) as session:
+            session.execute(self._answers_of(page))
+
+    def _answers_of(self, page: Page) -> Delete:
+        return delete(Answer).where(
+            Answer.session_id == self._key[0],
+            Answer.participant_id == self._key[1],
+            Answer.page_index == page.index,
+        )
 
     def end(self, status: BotStatus, reason: str | None = None) -> None:
         """Record how the bot ended; a finished bot gets its ``time_out``."""

@@ -121,6 +121,10 @@ def _play(browser: Browser, page: Page, dialogue: Dialogue, recorder: BotRecorde
         reply = dialogue.read_page(page)
         learned_limits: dict[str, int] = {}
         for _ in range(MAX_REJECTED_SUBMISSIONS + 1):
+            # Stored before submitting, so that a crash cannot lose an accepted
+            # answer; a resubmission of the page replaces them.
+            if page.questions:
+                recorder.store_answers(page, _submitted_answers(page, reply))
             next_page = browser.submit(_form_values(page, reply))
             if next_page.url != page.url:
                 break
@@ -130,9 +134,11 @@ def _play(browser: Browser, page: Page, dialogue: Dialogue, recorder: BotRecorde
             logger.info("%s: oTree rejected the answers on %s: %s", name, page.name, "; ".join(errors))
             reply = dialogue.read_page(page, errors)
         else:
-            raise BotexError(f"oTree rejected the answers on {page.name} {MAX_REJECTED_SUBMISSIONS + 1} times: {'; '.join(page.errors)}")
-        if page.questions:
-            recorder.store_answers(page, _submitted_answers(page, reply))
+            recorder.forget_answers(page)
+            raise BotexError(
+                f"oTree rejected the answers on {page.name} {MAX_REJECTED_SUBMISSIONS + 1} times: "
+                f"{'; '.join(page.errors)}"
+            )
         recorder.save_conversation(dialogue.messages, settings.bot_parms())
         page = next_page
 

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 LLAMACPP_MODEL = "llamacpp"
 LLAMACPP_DEFAULT_URL = "http://localhost:8080"
 _SECRET_WORDS = ("key", "secret", "token", "password", "authorization")
+
+# Endpoints (model, api_base) known to reject json_schema, shared by the bots of a process.
+_json_object_endpoints: set[tuple[str, str | None]] = set()
+_json_object_lock = threading.Lock()
 
 
 class LLMFailure(BotexError):
@@ -70,7 +75,6 @@ class LLMClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     record: Callable[[Exchange], None] = lambda exchange: None
     before_call: Callable[[], None] = lambda: None
-    _schema_as_json_object: bool = False
 
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> Exchange:
         """Ask for a reply to ``messages`` that follows ``schema``; return the exchange.
@@ -80,6 +84,7 @@ class LLMClient:
         """
         import litellm
 
+        litellm.suppress_debug_info = True
         attempt = 0
         while True:
             attempt += 1
@@ -120,7 +125,7 @@ class LLMClient:
             return exchange
 
     def _request(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> dict[str, Any]:
-        if self._schema_as_json_object:
+        if self._endpoint in _json_object_endpoints:
             response_format: dict[str, Any] = {"type": "json_object", "schema": schema}
         else:
             response_format = {
@@ -149,14 +154,21 @@ class LLMClient:
             return {"api_key": "no-key"}
         return {}
 
+    @property
+    def _endpoint(self) -> tuple[str, str | None]:
+        return (self.model, self.api_base)
+
     def _switch_to_json_object(self, exc: Exception) -> bool:
         """Servers that reject ``json_schema`` get ``json_object`` with the schema instead."""
-        if self._schema_as_json_object or getattr(exc, "status_code", None) != 400:
+        if getattr(exc, "status_code", None) != 400:
             return False
         if "response_format" not in str(exc) and "json_schema" not in str(exc):
             return False
+        with _json_object_lock:
+            if self._endpoint in _json_object_endpoints:
+                return True  # another bot found out meanwhile
+            _json_object_endpoints.add(self._endpoint)
         logger.info("the LLM endpoint rejects json_schema; sending json_object with the schema")
-        self._schema_as_json_object = True
         return True
 
 

@@ -8,7 +8,8 @@ processes meet them too:
 - ``timeout``: the reply comes after ``seconds`` (longer than the client waits);
 - ``malformed``: a reply that is not JSON;
 - ``too_long``: a cut-off reply with ``finish_reason`` ``length``;
-- ``out_of_range``: numbers below their minimum (oTree rejects them);
+- ``out_of_range``: numbers below their minimum;
+- ``long_text``: texts of 40 characters (within the schema, beyond oTree's 30);
 - ``confused``: ``confused`` true and ``understood`` false;
 - ``auth``: 401, which no retry can fix.
 
@@ -30,37 +31,38 @@ import requests
 TEXT = "Stand-in reply."
 
 
-def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None, name: str = "", out_of_range: bool = False) -> Any:
-    """A value that satisfies ``schema`` (or, with ``out_of_range``, breaks its number bounds)."""
+def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None, name: str = "", fault: str | None = None) -> Any:
+    """A value that satisfies ``schema``, or breaks it as ``fault`` says."""
     root = root or schema
     if "$ref" in schema:
         target = root
         for part in schema["$ref"].lstrip("#/").split("/"):
             target = target[part]
-        return instance_from_schema(target, root, name, out_of_range)
+        return instance_from_schema(target, root, name, fault)
     if "anyOf" in schema:
-        return instance_from_schema(schema["anyOf"][0], root, name, out_of_range)
+        return instance_from_schema(schema["anyOf"][0], root, name, fault)
     if "enum" in schema:
         return schema["enum"][len(schema["enum"]) // 2]
     kind = schema.get("type")
     if kind == "object":
         return {
-            key: instance_from_schema(sub, root, key, out_of_range)
+            key: instance_from_schema(sub, root, key, fault)
             for key, sub in schema.get("properties", {}).items()
         }
     if kind == "boolean":
         return name == "understood"
     if kind in ("integer", "number"):
         low, high = schema.get("minimum"), schema.get("maximum")
-        if out_of_range and low is not None:
+        if fault == "out_of_range" and low is not None:
             return int(low) - 10
         if low is not None and high is not None:
             middle = (low + high) / 2
             return int(middle) if kind == "integer" else round(middle, 2)
         return int(low) if low is not None else 7
     if kind == "array":
-        return [instance_from_schema(schema.get("items", {}), root, name, out_of_range)]
-    return TEXT[: schema.get("maxLength", len(TEXT))]
+        return [instance_from_schema(schema.get("items", {}), root, name, fault)]
+    text = "x" * 40 if fault == "long_text" and name == "answer" else TEXT
+    return text[: schema.get("maxLength", len(text))]
 
 
 class FakeLLM:
@@ -157,7 +159,7 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
         return handler._send(status, {"error": {"message": f"stand-in fault {kind}", "type": "fault", "code": status}})
     if kind == "timeout":
         time.sleep(float(fault.get("seconds", 30)))
-    reply = instance_from_schema(schema, out_of_range=kind == "out_of_range")
+    reply = instance_from_schema(schema, fault=kind)
     if kind == "confused":
         reply.update({k: v for k, v in (("confused", True), ("understood", False)) if k in reply})
     content = json.dumps(reply)
