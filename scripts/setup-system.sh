@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that botex-fleet runs against: Chromium and its
 # driver for the bots, Redis for the fleet's broker, PostgreSQL for the fleet's
-# store. Quick and silent when everything is already installed.
+# store, cmake and g++ to build llama.cpp. Quick when everything is installed.
 set -euo pipefail
 
-packages=(chromium chromium-driver redis-server postgresql)
+packages=(chromium chromium-driver redis-server postgresql cmake g++)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

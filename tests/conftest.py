@@ -132,3 +132,15 @@ def quick_bots(monkeypatch: pytest.MonkeyPatch) -> None:
     """Short backoff and wait-page limits, so that fault tests take seconds."""
     monkeypatch.setenv("BOTEX_LLM_BACKOFF_SECONDS", "0.05")
     monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "60")
+
+
+@pytest.fixture(scope="session")
+def local_model_paths() -> tuple[str, str]:
+    """llama-server and the SmolLM2 model file, built and installed when missing."""
+    server, model = os.environ.get("LLAMACPP_SERVER_PATH"), os.environ.get("LLAMACPP_LOCAL_LLM_PATH")
+    if not (server and model):
+        result = subprocess.run(
+            ["bash", str(REPO / "scripts" / "setup-llamacpp.sh")], check=True, capture_output=True, text=True
+        )
+        server, model = result.stdout.strip().splitlines()[-2:]
+    return server, model

@@ -1,0 +1,77 @@
+"""A whole session played by bots on the real local model (SmolLM2 on llama.cpp's server)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from botex_core import (
+    export_otree_data,
+    export_participant_data,
+    export_response_data,
+    init_otree_session,
+    normalize_otree_data,
+    run_bots_on_session,
+    start_llamacpp_server,
+    stop_llamacpp_server,
+)
+from botex_core.llm.gguf import gguf_context_length
+from tests.conftest import RunningOtree
+from tests.support.processes import browser_processes
+from tests.support.services import free_port
+
+QUESTIONS = {"nickname", "motivation", "age", "expected_share", "likes_puzzles",
+             "favourite_colour", "risk_attitude", "trust", "consent", "cooperate"}
+
+
+@pytest.fixture(scope="module")
+def llamacpp_url(local_model_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory):
+    server, model = local_model_paths
+    url = f"http://127.0.0.1:{free_port()}"
+    process = start_llamacpp_server({
+        "llamacpp_server_path": server, "local_llm_path": model, "server_url": url,
+        "num_slots": 2, "log_file": str(tmp_path_factory.mktemp("llama") / "llamacpp.log"),
+    })
+    try:
+        yield url
+    finally:
+        stop_llamacpp_server(process)
+        assert process.poll() is not None
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        return list(csv.DictReader(file))
+
+
+def test_model_metadata_gives_the_context_length(local_model_paths: tuple[str, str]) -> None:
+    assert gguf_context_length(local_model_paths[1]) == 8192
+
+
+@pytest.mark.timeout(1800)
+def test_two_bots_finish_a_session_on_the_local_model(
+    otree_server: RunningOtree, llamacpp_url: str, sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "900")
+    before = browser_processes()
+    session = init_otree_session("widgets_pair", 2, botex_db=sqlite_db)
+    run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="llamacpp", api_base=llamacpp_url)
+
+    export_participant_data(str(tmp_path / "participants.csv"), botex_db=sqlite_db, session_id=session["session_id"])
+    export_response_data(str(tmp_path / "responses.csv"), botex_db=sqlite_db, session_id=session["session_id"])
+    export_otree_data(str(tmp_path / "otree_wide.csv"), session_id=session["session_id"])
+    tables = normalize_otree_data(str(tmp_path / "otree_wide.csv"), store_as_csv=True, data_exp_path=str(tmp_path), exp_prefix="otree")
+
+    participants = read_csv(tmp_path / "participants.csv")
+    assert [p["status"] for p in participants] == ["finished", "finished"], participants
+    responses = read_csv(tmp_path / "responses.csv")
+    for code in session["participant_code"]:
+        mine = [r for r in responses if r["participant_id"] == code]
+        assert {r["question_id"] for r in mine} == QUESTIONS
+        assert all(r["reason"].strip() for r in mine)
+    assert len(tables["player"]) == 2 and all(p["cooperate"] in (0, 1) for p in tables["player"])
+    assert (tmp_path / "otree_player.csv").exists()
+    assert browser_processes() == before
