@@ -1,0 +1,139 @@
+"""The bot's own cost: time per page outside the LLM call, and memory per running bot.
+
+The stand-in LLM answers at once, so what is left of a bot's time is its own
+work (browser, page reading, store writes) and oTree's. Baselines measured in
+the same run: the same pages played over plain HTTP (what oTree alone costs
+per page), and one idle headless Chromium (the least a browser-based bot can
+use). Run with ``bash benchmarks/run.sh bot_overhead``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import botex_core  # noqa: E402
+from botex_core.bot.browser import open_browser  # noqa: E402
+from botex_core.processes import descendants  # noqa: E402
+from botex_core.store import LLMExchange, Participant, session_scope  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+from tests.support.fake_llm import FakeLLM  # noqa: E402
+from tests.support.http_player import play_session  # noqa: E402
+from tests.support.services import free_port  # noqa: E402
+
+HTTP_ANSWERS = {
+    "nickname": "Ann", "motivation": "Curious.", "age": "30", "expected_share": "0.5",
+    "likes_puzzles": "True", "favourite_colour": "Red", "risk_attitude": "2", "trust": "3",
+    "consent": "on", "cooperate": "True",
+}
+
+
+def tree_rss_mb() -> float:
+    """Proportional set size (shared pages split among their users) of this process tree, in MB."""
+    total = 0
+    for pid in [os.getpid(), *descendants(os.getpid())]:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+class PeakMemory:
+    """Samples :func:`tree_rss_mb` in the background and keeps the peak."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss_mb())
+            self._stop.wait(0.1)
+
+
+def http_seconds_per_page(bots: int, db: str) -> float:
+    session = botex_core.init_otree_session("widgets_pair", bots, botex_db=db)
+    started = time.monotonic()
+    play_session([(url, HTTP_ANSWERS) for url in session["bot_urls"]])
+    pages_per_participant = 6  # Introduction, Questionnaire, Decision, Results and 2 wait pages
+    return (time.monotonic() - started) / pages_per_participant
+
+
+def idle_browser_mb() -> float:
+    before = tree_rss_mb()
+    with open_browser() as browser:
+        browser._driver.get("about:blank")
+        time.sleep(1)
+        return tree_rss_mb() - before
+
+
+def bot_run(bots: int, db: str, llm: FakeLLM) -> tuple[float, float]:
+    """Seconds per page outside LLM calls, and peak MB per running bot."""
+    session = botex_core.init_otree_session("widgets_pair", bots, botex_db=db)
+    before = tree_rss_mb()
+    with PeakMemory() as memory:
+        botex_core.run_bots_on_session(
+            session["session_id"], botex_db=db, model="openai/stand-in", api_key="k", api_base=llm.api_base
+        )
+    with session_scope(db) as store:
+        rows = store.scalars(select(Participant).where(Participant.session_id == session["session_id"])).all()
+        if any(row.status != "finished" for row in rows):
+            raise SystemExit(f"a bot did not finish: {[(r.status, r.status_reason) for r in rows]}")
+        bot_seconds = sum((row.time_out - row.time_in).total_seconds() for row in rows)
+        exchanges = store.scalars(select(LLMExchange).where(LLMExchange.session_id == session["session_id"])).all()
+    llm_seconds = sum(e.latency_seconds or 0 for e in exchanges)
+    pages = sum(1 for e in exchanges if e.phase.startswith("page:"))
+    return (bot_seconds - llm_seconds) / pages, (memory.peak - before) / bots
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bots", type=int, default=4, help="bots per run (an even number)")
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    workspace = Path(tempfile.mkdtemp(prefix="botex-bench-"))
+    project = workspace / "otree"
+    shutil.copytree(REPO / "examples" / "otree", project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
+    db = str(workspace / "botex.sqlite3")
+    otree = botex_core.start_otree_server(str(project), free_port(), str(workspace / "otree.log"), timeout=60)
+    llm = FakeLLM().start()
+    try:
+        bot_run(2, db, llm)  # warm-up: imports, first browser start, oTree caches
+        http_page = http_seconds_per_page(arguments.bots, db)
+        browser_mb = idle_browser_mb()
+        overhead, per_bot_mb = bot_run(arguments.bots, db, llm)
+    finally:
+        llm.stop()
+        botex_core.stop_otree_server(otree)
+    print(f"{arguments.bots} bots on widgets_pair, stand-in LLM at zero latency")
+    print(f"{'measure':<42} {'value':>10} {'baseline':>10} {'ratio':>7}")
+    print(f"{'bot time per page outside LLM calls (s)':<42} {overhead:>10.3f} {http_page:>10.3f} {overhead / http_page:>7.1f}")
+    print(f"{'peak memory per running bot (MB)':<42} {per_bot_mb:>10.0f} {browser_mb:>10.0f} {per_bot_mb / browser_mb:>7.2f}")
+    print("baselines: the same pages over plain HTTP; one idle headless Chromium")
+
+
+if __name__ == "__main__":
+    main()
