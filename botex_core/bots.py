@@ -58,9 +58,7 @@ def run_single_bot(
     Raises:
         ConfigurationError: ``user_prompts`` has an unknown key.
     """
-    build_prompts(user_prompts)
-    if api_key is None and "openai_api_key" in kwargs:
-        api_key = kwargs.pop("openai_api_key")
+    api_key = _checked_settings(user_prompts, api_key, kwargs)
     if participant_id == "unknown":
         participant_id = participant_code(url) or participant_id
     _ensure_participant(botex_db, session_name, session_id, participant_id, url)
@@ -112,15 +110,14 @@ def run_bots_on_session(
         ConfigurationError: ``user_prompts`` has an unknown key, or the session
             has no bots to run.
     """
-    build_prompts(user_prompts)
-    if api_key is None and "openai_api_key" in kwargs:
-        api_key = kwargs.pop("openai_api_key")
+    api_key = _checked_settings(user_prompts, api_key, kwargs)
     urls = bot_urls if bot_urls is not None else get_bot_urls(session_id, botex_db, already_started)
     if not urls:
         raise ConfigurationError(f"session {session_id} has no bots to run in {botex_db_setting(botex_db)}")
     logger.info("running %d bot(s) on session %s", len(urls), session_id)
     threads = []
     for url in urls:
+        _ensure_participant(botex_db, "unknown", session_id, participant_code(url) or url, url)
         settings = BotSettings(
             url=url, session_id=session_id, participant_id=participant_code(url) or url,
             botex_db=botex_db, model=model, api_key=api_key, api_base=api_base,
@@ -135,6 +132,14 @@ def run_bots_on_session(
     for thread in threads:
         thread.join()
     return None
+
+
+def _checked_settings(user_prompts: dict[str, str] | None, api_key: str | None, kwargs: dict[str, Any]) -> str | None:
+    """Fail on unknown prompt keys before anything starts; take the key the original also took."""
+    build_prompts(user_prompts)
+    if api_key is None and "openai_api_key" in kwargs:
+        return kwargs.pop("openai_api_key")
+    return api_key
 
 
 def _ensure_participant(botex_db: str | None, session_name: str, session_id: str, participant_id: str, url: str) -> None:
