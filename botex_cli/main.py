@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import click
+from dotenv import load_dotenv
 
+from botex_cli.export import export
+from botex_cli.retry import retry
+from botex_cli.run import run
+from botex_cli.status import status
+from botex_cli.submit import submit
 from botex_cli.version import package_version
+from botex_cli.worker import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_version(), prog_name="botex-cli")
-def cli() -> None:
+@click.option("--env-file", default="botex.env", show_default=True, help="dotenv file with settings; missing is fine.")
+def cli(env_file: str) -> None:
     """Run LLM participants ("bots") in oTree experiments, on one machine or a fleet."""
+    load_dotenv(env_file, override=False)
+
+
+for command in (submit, worker, status, retry, run, export):
+    cli.add_command(command)

@@ -10,7 +10,6 @@ from botex_core.bot.prompts import build_prompts
 from botex_core.bot.runner import BotSettings, participant_code, run_bot
 from botex_core.config import botex_db_setting
 from botex_core.errors import ConfigurationError
-from botex_core.otree.sessions import get_bot_urls
 from botex_core.store import Participant, session_scope
 from botex_core.store.participants import NewParticipant, add_participants
 
@@ -86,8 +85,12 @@ def run_bots_on_session(
     already_started: bool = False,
     wait: bool = True,
     **kwargs: Any,
-) -> None | list[threading.Thread]:
+) -> None | list[Any]:
     """Run a bot on every bot participant of a session, all at once.
+
+    Without ``BOTEX_BROKER_URL`` the bots run through an in-process worker;
+    with it they go to the fleet's queue and this call waits for the store to
+    say they ended.
 
     Args:
         session_id: The oTree session code.
@@ -100,37 +103,42 @@ def run_bots_on_session(
         full_conv_history: Send the whole conversation with every request.
         user_prompts: Prompts that replace the defaults, by key.
         already_started: Also run bots that started but did not finish.
-        wait: Return when every bot is done; else return the running threads.
+        wait: Return when every bot is done; else return handles: the thread of
+            the in-process worker, or the fleet's task results.
         **kwargs: Passed on to ``litellm.completion``.
 
     Returns:
-        None with ``wait``, else the started threads, one per bot.
+        None with ``wait``, else the handles.
 
     Raises:
         ConfigurationError: ``user_prompts`` has an unknown key, or the session
             has no bots to run.
     """
     api_key = _checked_settings(user_prompts, api_key, kwargs)
-    urls = bot_urls if bot_urls is not None else get_bot_urls(session_id, botex_db, already_started)
-    if not urls:
+    from botex_worker.dispatch import enqueue, run_in_process, session_bots, wait_until_ended
+    from botex_worker.settings import FleetSettings
+
+    bots = session_bots(
+        session_id, botex_db, bot_urls, already_started, model=model, api_base=api_base,
+        throttle=throttle, full_conv_history=full_conv_history, user_prompts=user_prompts,
+        completion_kwargs=kwargs,
+    )
+    if not bots:
         raise ConfigurationError(f"session {session_id} has no bots to run in {botex_db_setting(botex_db)}")
-    logger.info("running %d bot(s) on session %s", len(urls), session_id)
-    threads = []
-    for url in urls:
-        _ensure_participant(botex_db, "unknown", session_id, participant_code(url) or url, url)
-        settings = BotSettings(
-            url=url, session_id=session_id, participant_id=participant_code(url) or url,
-            botex_db=botex_db, model=model, api_key=api_key, api_base=api_base,
-            throttle=throttle, full_conv_history=full_conv_history,
-            user_prompts=user_prompts, completion_kwargs=dict(kwargs),
-        )
-        threads.append(threading.Thread(target=run_bot, args=(settings,), name=f"bot-{settings.participant_id}"))
-    for thread in threads:
-        thread.start()
+    for bot in bots:
+        _ensure_participant(botex_db, "unknown", session_id, bot.participant_id, bot.url)
+    logger.info("running %d bot(s) on session %s", len(bots), session_id)
+    if FleetSettings().embedded:
+        runner = threading.Thread(target=run_in_process, args=(bots, None, api_key), name=f"bots-{session_id}")
+        runner.start()
+        if not wait:
+            return [runner]
+        runner.join()
+        return None
+    results = enqueue(bots, api_key=api_key)
     if not wait:
-        return threads
-    for thread in threads:
-        thread.join()
+        return results
+    wait_until_ended(bots)
     return None
 
 

@@ -132,6 +132,7 @@ def quick_bots(monkeypatch: pytest.MonkeyPatch) -> None:
     """Short backoff and wait-page limits, so that fault tests take seconds."""
     monkeypatch.setenv("BOTEX_LLM_BACKOFF_SECONDS", "0.05")
     monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "60")
+    monkeypatch.setenv("BOTEX_LEASE_SECONDS", "3")
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,10 @@ from botex_core.bot.page import Page
 from botex_core.bot.prompts import build_prompts
 from botex_core.bot.record import BotRecorder, SubmittedAnswer
 from botex_core.bot.schemas import Reply, form_value
-from botex_core.errors import BotexError
-from botex_core.llm.client import LLMClient
+from sqlalchemy.exc import OperationalError
+
+from botex_core.errors import BotexError, OtreeUnreachableError
+from botex_core.llm.client import LLMClient, RateLimiter
 from botex_core.store import BotStatus
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,20 @@ _PARTICIPANT_CODE = re.compile(r"/InitializeParticipant/([^/?#]+)")
 
 class Abandoned(BotexError):
     """The bot waited on a wait page for longer than it may."""
+
+
+@dataclass(frozen=True)
+class BotOutcome:
+    """How a bot's run ended; ``retryable`` when the cause was the infrastructure."""
+
+    status: BotStatus
+    reason: str | None = None
+    retryable: bool = False
+
+
+def _is_infrastructure(exc: BaseException) -> bool:
+    """Browser, network and database faults: another try may well succeed."""
+    return isinstance(exc, (BrowserError, OtreeUnreachableError, OperationalError, ConnectionError))
 
 
 @dataclass
@@ -69,8 +85,11 @@ def participant_code(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def run_bot(settings: BotSettings) -> BotStatus:
-    """Play one participant to the end and record everything; return how it ended."""
+def run_bot(settings: BotSettings, limiter: RateLimiter | None = None) -> BotOutcome:
+    """Play one participant to the end and record everything; return how it ended.
+
+    ``limiter`` paces the bot's LLM calls (the fleet shares one per queue).
+    """
     prompts = build_prompts(settings.user_prompts)
     recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id)
     state = recorder.begin()
@@ -80,6 +99,7 @@ def run_bot(settings: BotSettings) -> BotStatus:
         api_base=settings.api_base,
         throttle=settings.throttle,
         completion_kwargs=settings.completion_kwargs,
+        limiter=limiter,
     )
     dialogue = Dialogue(client, prompts, settings.full_conv_history, state.messages, state.summary)
     client.record = lambda exchange: recorder.record_exchange(dialogue.phase, exchange)
@@ -95,18 +115,19 @@ def run_bot(settings: BotSettings) -> BotStatus:
     except Abandoned as exc:
         recorder.end(BotStatus.ABANDONED, str(exc))
         logger.warning("%s abandoned: %s", name, exc)
-        return BotStatus.ABANDONED
+        return BotOutcome(BotStatus.ABANDONED, str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
         reason = str(exc) if isinstance(exc, BotexError) else f"{type(exc).__name__}: {exc}"
         recorder.end(BotStatus.FAILED, reason)
         logger.error("%s failed: %s", name, reason)
-        return BotStatus.FAILED
+        return BotOutcome(BotStatus.FAILED, reason, _is_infrastructure(exc))
     finally:
         recorder.save_conversation(dialogue.messages, settings.bot_parms())
     confused = dialogue.confused_replies
-    recorder.end(BotStatus.FINISHED, f"stayed confused on {confused} prompt(s)" if confused else None)
+    reason = f"stayed confused on {confused} prompt(s)" if confused else None
+    recorder.end(BotStatus.FINISHED, reason)
     logger.info("%s finished", name)
-    return BotStatus.FINISHED
+    return BotOutcome(BotStatus.FINISHED, reason)
 
 
 def _play(browser: Browser, page: Page, dialogue: Dialogue, recorder: BotRecorder, settings: BotSettings, name: str) -> None:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from botex_core.errors import BotexError
 
@@ -31,6 +31,19 @@ _SECRET_WORDS = ("key", "secret", "token", "password", "authorization")
 # Endpoints (model, api_base) known to reject json_schema, shared by the bots of a process.
 _json_object_endpoints: set[tuple[str, str | None]] = set()
 _json_object_lock = threading.Lock()
+
+
+class RateLimiter(Protocol):
+    """Paces LLM calls: requests and tokens per minute, shared by many bots."""
+
+    def acquire(self, tokens: int) -> None:
+        """Block until a request of about ``tokens`` prompt tokens may go."""
+
+    def settle(self, estimated: int, actual: int) -> None:
+        """Correct the count of tokens once the real use is known."""
+
+    def slow_down(self) -> None:
+        """The provider answered 429: hold every request of the queue for a while."""
 
 
 class LLMFailure(BotexError):
@@ -74,7 +87,7 @@ class LLMClient:
     completion_kwargs: dict[str, Any] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     record: Callable[[Exchange], None] = lambda exchange: None
-    before_call: Callable[[], None] = lambda: None
+    limiter: RateLimiter | None = None
 
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> Exchange:
         """Ask for a reply to ``messages`` that follows ``schema``; return the exchange.
@@ -90,7 +103,9 @@ class LLMClient:
             attempt += 1
             request = self._request(messages, schema, name)
             exchange = Exchange(request=_recordable(request))
-            self.before_call()
+            estimate = _estimated_tokens(messages)
+            if self.limiter:
+                self.limiter.acquire(estimate)
             started = time.monotonic()
             try:
                 response = litellm.completion(**request, **self._secrets())
@@ -101,6 +116,8 @@ class LLMClient:
                 if self._switch_to_json_object(exc):
                     attempt -= 1
                     continue
+                if self.limiter and getattr(exc, "status_code", None) == 429:
+                    self.limiter.slow_down()
                 if not _is_transient(exc):
                     raise LLMFailure(f"LLM call failed and cannot succeed: {exchange.error}") from None
                 if attempt >= self.retry.max_attempts:
@@ -121,6 +138,8 @@ class LLMClient:
             usage = getattr(response, "usage", None)
             exchange.prompt_tokens = getattr(usage, "prompt_tokens", None)
             exchange.completion_tokens = getattr(usage, "completion_tokens", None)
+            if self.limiter:
+                self.limiter.settle(estimate, (exchange.prompt_tokens or 0) + (exchange.completion_tokens or 0))
             self.record(exchange)
             return exchange
 
@@ -170,6 +189,10 @@ class LLMClient:
             _json_object_endpoints.add(self._endpoint)
         logger.info("the LLM endpoint rejects json_schema; sending json_object with the schema")
         return True
+
+
+def _estimated_tokens(messages: list[dict[str, str]]) -> int:
+    return sum(len(m.get("content") or "") for m in messages) // 4 + 1
 
 
 def _is_transient(exc: Exception) -> bool:

@@ -1,0 +1,66 @@
+"""``botex-cli export``: botex and oTree data to CSV."""
+
+from __future__ import annotations
+
+import click
+
+from botex_cli import options
+
+
+@click.group()
+def export() -> None:
+    """Export botex or oTree data to CSV."""
+
+
+@export.command()
+@click.argument("csv_file")
+@click.option("--session", default=None, help="Only this session.")
+@options.botex_db
+def participants(csv_file: str, session: str | None, botex_db: str) -> None:
+    """The participants and their bots' status."""
+    from botex_core import export_participant_data
+
+    export_participant_data(csv_file, botex_db, session)
+
+
+@export.command()
+@click.argument("csv_file")
+@click.option("--session", default=None, help="Only this session.")
+@options.botex_db
+def responses(csv_file: str, session: str | None, botex_db: str) -> None:
+    """The bots' answers with their reasons."""
+    from botex_core import export_response_data
+
+    export_response_data(csv_file, botex_db, session)
+
+
+@export.command()
+@click.argument("csv_file")
+@click.option("--session", default=None, help="Only this session.")
+@options.otree_server_url
+@options.otree_rest_key
+def otree(csv_file: str, session: str | None, otree_server_url: str, otree_rest_key: str | None) -> None:
+    """oTree's wide CSV of all apps."""
+    from botex_core import export_otree_data
+    from botex_core.errors import BotexError
+
+    try:
+        export_otree_data(csv_file, otree_server_url, rest_key=otree_rest_key, session_id=session)
+    except BotexError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@export.command()
+@click.argument("wide_csv", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(file_okay=False), default=".", show_default=True)
+@click.option("--prefix", default="", help="Prefix of the file names.")
+def normalize(wide_csv: str, output: str, prefix: str) -> None:
+    """Split oTree's wide CSV into participant, session, group and player tables."""
+    from botex_core import normalize_otree_data
+    from botex_core.errors import BotexError
+
+    try:
+        tables = normalize_otree_data(wide_csv, store_as_csv=True, data_exp_path=output, exp_prefix=prefix)
+    except BotexError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(", ".join(f"{name} ({len(rows)} rows)" for name, rows in tables.items()))

@@ -1,0 +1,30 @@
+"""Options shared by several commands; each also comes from the environment or a .env file."""
+
+from __future__ import annotations
+
+import click
+
+botex_db = click.option(
+    "-b", "--botex-db", envvar="BOTEX_DB", default="botex.sqlite3", show_default=True,
+    help="botex database: a SQLite file or a SQLAlchemy URL [env BOTEX_DB].",
+)
+otree_server_url = click.option(
+    "-u", "--otree-server-url", envvar="OTREE_SERVER_URL", default="http://localhost:8000", show_default=True,
+    help="oTree server URL [env OTREE_SERVER_URL].",
+)
+otree_rest_key = click.option(
+    "-r", "--otree-rest-key", envvar="OTREE_REST_KEY", default=None,
+    help="oTree REST key, needed in DEMO and STUDY mode [env OTREE_REST_KEY].",
+)
+model = click.option(
+    "-m", "--model", envvar="LLM_MODEL", default="gpt-4o-2024-08-06", show_default=True,
+    help="LiteLLM model string, or 'llamacpp' [env LLM_MODEL].",
+)
+api_base = click.option(
+    "-a", "--api-base", envvar="API_BASE", default=None,
+    help="Base URL of the LLM server [env API_BASE].",
+)
+queue = click.option(
+    "--queue", envvar="BOTEX_QUEUE", default=None,
+    help="Queue for the bots; by default one per LLM provider (botex.openai, ...) [env BOTEX_QUEUE].",
+)

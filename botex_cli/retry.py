@@ -1,0 +1,36 @@
+"""``botex-cli retry``: queue again the bots of a session that did not finish."""
+
+from __future__ import annotations
+
+import click
+
+from botex_cli import options
+
+
+@click.command()
+@click.argument("session")
+@options.model
+@options.api_base
+@options.queue
+@options.botex_db
+def retry(session: str, model: str, api_base: str | None, queue: str | None, botex_db: str) -> None:
+    """Re-enqueue the unfinished and failed bots of SESSION; they resume where they stood."""
+    from sqlalchemy import select
+
+    from botex_core.store import Participant, session_scope
+    from botex_worker.dispatch import enqueue, session_bots
+    from botex_worker.settings import FleetSettings
+
+    if FleetSettings().embedded:
+        raise click.ClickException("BOTEX_BROKER_URL is not set: there is no fleet to retry on")
+    with session_scope(botex_db) as store:
+        urls = list(store.scalars(
+            select(Participant.url).where(
+                Participant.session_id == session, Participant.is_human == 0,
+                Participant.status.in_(("queued", "failed", "running")),
+            )
+        ))
+    if not urls:
+        raise click.ClickException(f"session {session} has no unfinished bots")
+    enqueue(session_bots(session, botex_db, urls, model=model, api_base=api_base), queue)
+    click.echo(f"session {session}: {len(urls)} bot(s) queued again")

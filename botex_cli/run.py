@@ -1,0 +1,54 @@
+"""``botex-cli run``: the whole job on this machine, with no servers for the fleet."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import click
+
+from botex_cli import options
+
+
+@click.command()
+@click.option("-s", "--session-config", envvar="OTREE_SESSION_CONFIG", required=True, help="oTree session config [env OTREE_SESSION_CONFIG].")
+@click.option("-p", "--nparticipants", envvar="OTREE_NPARTICIPANTS", type=click.IntRange(min=1), required=True, help="Participants [env OTREE_NPARTICIPANTS].")
+@click.option("-n", "--nhumans", envvar="OTREE_NHUMANS", type=click.IntRange(min=0), default=0, show_default=True, help="Human participants [env OTREE_NHUMANS].")
+@options.model
+@options.api_base
+@options.botex_db
+@options.otree_server_url
+@options.otree_rest_key
+@click.option("-o", "--output", type=click.Path(file_okay=False), default="botex-export", show_default=True, help="Folder for the exported data.")
+def run(session_config: str, nparticipants: int, nhumans: int, model: str, api_base: str | None, botex_db: str,
+        otree_server_url: str, otree_rest_key: str | None, output: str) -> None:
+    """Create a session, run its bots in this process, and export botex and oTree data."""
+    import botex_core
+    from botex_core.errors import BotexError
+    from botex_core.progress import report_progress
+
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        session = botex_core.init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
+                                                otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
+        code = session["session_id"]
+        click.echo(f"session {code}: {nparticipants - nhumans} bot(s)")
+        for url in session["human_urls"]:
+            click.echo(f"  human: {url}")
+        finished = threading.Event()
+        reporter = threading.Thread(target=report_progress, args=(code, botex_db, finished, lambda line: click.echo(line, err=True)))
+        reporter.start()
+        try:
+            botex_core.run_bots_on_session(code, botex_db=botex_db, model=model, api_base=api_base)
+        finally:
+            finished.set()
+            reporter.join()
+        botex_core.export_participant_data(str(folder / "botex_participants.csv"), botex_db, code)
+        botex_core.export_response_data(str(folder / "botex_responses.csv"), botex_db, code)
+        wide = folder / "otree_wide.csv"
+        botex_core.export_otree_data(str(wide), otree_server_url, rest_key=otree_rest_key, session_id=code)
+        botex_core.normalize_otree_data(str(wide), store_as_csv=True, data_exp_path=str(folder), exp_prefix="otree")
+    except BotexError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"data of session {code} in {folder}")

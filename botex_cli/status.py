@@ -1,0 +1,40 @@
+"""``botex-cli status``: where the bots of each session stand."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from botex_cli import options
+
+STATUSES = ("queued", "running", "finished", "failed", "abandoned")
+
+
+@click.command()
+@click.argument("session", required=False)
+@options.botex_db
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(session: str | None, botex_db: str, as_json: bool) -> None:
+    """Bots per status, answers and tokens of one session (or of all)."""
+    from sqlalchemy import select
+
+    from botex_core.progress import session_progress
+    from botex_core.store import Participant, session_scope
+
+    if session:
+        codes = [session]
+    else:
+        with session_scope(botex_db) as store:
+            codes = list(store.scalars(select(Participant.session_id).distinct().order_by(Participant.session_id)))
+    report = {code: session_progress(code, botex_db) for code in codes}
+    if as_json:
+        click.echo(json.dumps({code: asdict(progress) for code, progress in report.items()}, indent=2))
+        return
+    header = f"{'session':<10} {'bots':>5} " + " ".join(f"{s:>9}" for s in STATUSES) + f" {'answers':>8} {'calls':>6} {'tokens':>9}"
+    click.echo(header)
+    for code, progress in report.items():
+        counts = " ".join(f"{progress.by_status.get(s, 0):>9}" for s in STATUSES)
+        tokens = progress.prompt_tokens + progress.completion_tokens
+        click.echo(f"{code:<10} {progress.bots:>5} {counts} {progress.answers:>8} {progress.llm_calls:>6} {tokens:>9}")

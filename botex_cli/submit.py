@@ -1,0 +1,49 @@
+"""``botex-cli submit``: create sessions and put their bots on the fleet's queue."""
+
+from __future__ import annotations
+
+import click
+
+from botex_cli import options
+
+
+@click.command()
+@click.option("-s", "--session-config", envvar="OTREE_SESSION_CONFIG", required=True, help="oTree session config [env OTREE_SESSION_CONFIG].")
+@click.option("-p", "--nparticipants", envvar="OTREE_NPARTICIPANTS", type=click.IntRange(min=1), required=True, help="Participants per session [env OTREE_NPARTICIPANTS].")
+@click.option("-n", "--nhumans", envvar="OTREE_NHUMANS", type=click.IntRange(min=0), default=0, show_default=True, help="Human participants per session [env OTREE_NHUMANS].")
+@click.option("--sessions", type=click.IntRange(min=1), default=1, show_default=True, help="How many sessions to create at once.")
+@options.model
+@options.api_base
+@options.queue
+@options.botex_db
+@options.otree_server_url
+@options.otree_rest_key
+@click.option("--wait", is_flag=True, help="Show progress until every bot has ended.")
+def submit(session_config: str, nparticipants: int, nhumans: int, sessions: int, model: str, api_base: str | None,
+           queue: str | None, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
+    """Create sessions and queue one task per bot for the fleet's workers."""
+    from botex_core import init_otree_session
+    from botex_core.errors import BotexError
+    from botex_worker.dispatch import enqueue, session_bots
+    from botex_worker.settings import FleetSettings
+
+    if FleetSettings().embedded:
+        raise click.ClickException("BOTEX_BROKER_URL is not set: there is no fleet to submit to (use 'botex-cli run')")
+    codes = []
+    try:
+        for _ in range(sessions):
+            created = init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
+                                         otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
+            codes.append(created["session_id"])
+            bots = session_bots(created["session_id"], botex_db, model=model, api_base=api_base)
+            enqueue(bots, queue)
+            click.echo(f"session {created['session_id']}: {len(bots)} bot(s) queued")
+            for url in created["human_urls"]:
+                click.echo(f"  human: {url}")
+    except BotexError as exc:
+        raise click.ClickException(str(exc)) from None
+    if wait:
+        from botex_cli.progress import follow
+
+        if not follow(codes, botex_db):
+            raise click.ClickException("some bots did not finish: see 'botex-cli status'")

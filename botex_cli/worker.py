@@ -1,0 +1,27 @@
+"""``botex-cli worker``: a Celery worker that runs bots."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("-Q", "--queues", envvar="BOTEX_WORKER_QUEUES", default="botex.default", show_default=True,
+              help="Comma-separated queues to take bots from [env BOTEX_WORKER_QUEUES].")
+@click.option("-c", "--concurrency", envvar="BOTEX_WORKER_CONCURRENCY", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Bots at once (each runs a browser: about 4 per 2 cores) [env BOTEX_WORKER_CONCURRENCY].")
+@click.option("-n", "--hostname", default=None, help="Worker name (default: botex@<host>-<pid>).")
+@click.option("-l", "--loglevel", default="INFO", show_default=True)
+def worker(queues: str, concurrency: int, hostname: str | None, loglevel: str) -> None:
+    """Run a worker of the fleet (needs BOTEX_BROKER_URL)."""
+    import os
+    import socket
+
+    from botex_worker.app import app
+    from botex_worker.settings import FleetSettings
+
+    if FleetSettings().embedded:
+        raise click.ClickException("BOTEX_BROKER_URL is not set: a worker needs the fleet's broker")
+    name = hostname or f"botex@{socket.gethostname()}-{os.getpid()}"
+    app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "-P", "threads", "-E",
+                     "-n", name, "-l", loglevel, "--without-gossip", "--without-mingle"])

@@ -1,0 +1,89 @@
+"""The bot task: one Celery task per bot.
+
+:class:`BotTask` owns everything around the bot: the participant's lease and
+its renewal, the rate limiter of the queue, and bounded retries when the
+infrastructure failed. The task body only plays the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from celery import Task
+
+from botex_core.bot.runner import BotOutcome, BotSettings, run_bot
+from botex_core.store import BotStatus, Participant, session_scope
+from botex_worker import keyring
+from botex_worker.app import app
+from botex_worker.lease import LeaseKeeper, claim, has_ended
+from botex_worker.ratelimit import limiter_for
+from botex_worker.settings import FleetSettings
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "botex.run_bot"
+
+
+class BotTask(Task):
+    """Runs a bot under a lease, paced by its queue's limiter, retried on infrastructure faults."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def play(self, bot: dict[str, Any]) -> dict[str, Any]:
+        fleet = FleetSettings()
+        settings = BotSettings(**bot["settings"], api_key=keyring.recall(bot.get("api_key_ref")))
+        owner = f"{self.request.hostname}/{self.request.id}"
+        key = (settings.botex_db, settings.session_id, settings.participant_id)
+        if not claim(*key, owner, fleet.lease_seconds):
+            if has_ended(*key):
+                logger.info("bot %s has ended: nothing to do", settings.participant_id)
+                return {"status": "skipped"}
+            # Another worker holds the lease: leave the bot alone, and look again
+            # once that lease could have expired (its worker may have died).
+            raise self.retry(countdown=fleet.lease_seconds, max_retries=None)
+        with LeaseKeeper(*key, owner, fleet.lease_seconds):
+            outcome = run_bot(settings, limiter_for(bot["queue"]))
+        if outcome.retryable and self.request.retries < fleet.task_retries:
+            attempt = self.request.retries + 1
+            _requeue(settings, f"retry {attempt} of {fleet.task_retries} after: {outcome.reason}")
+            raise self.retry(countdown=fleet.retry_backoff * 2 ** self.request.retries, max_retries=fleet.task_retries)
+        return _result(outcome)
+
+    def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """A task that crashed outside the bot still leaves its reason in the store."""
+        settings = args[0]["settings"] if args else {}
+        try:
+            with session_scope(settings.get("botex_db")) as session:
+                participant = session.get(Participant, (settings.get("session_id"), settings.get("participant_id")))
+                if participant is not None:
+                    participant.status = BotStatus.FAILED.value
+                    participant.status_reason = f"task failed: {type(exc).__name__}: {exc}"
+        except Exception:  # noqa: BLE001 - the store itself may be what failed
+            logger.exception("could not record the failure of task %s", task_id)
+
+
+@app.task(bind=True, base=BotTask, name=TASK_NAME)
+def run_bot_task(self: BotTask, bot: dict[str, Any]) -> dict[str, Any]:
+    """Play one bot to the end (see :class:`BotTask`)."""
+    return self.play(bot)
+
+
+def task_arguments(settings: BotSettings, queue: str, api_key_ref: str | None = None) -> dict[str, Any]:
+    """The task's single argument: the bot's non-secret settings and its queue."""
+    fields = asdict(settings)
+    fields.pop("api_key")
+    return {"settings": fields, "queue": queue, "api_key_ref": api_key_ref}
+
+
+def _requeue(settings: BotSettings, reason: str) -> None:
+    with session_scope(settings.botex_db) as session:
+        participant = session.get(Participant, (settings.session_id, settings.participant_id))
+        participant.status = BotStatus.QUEUED.value
+        participant.status_reason = reason
+
+
+def _result(outcome: BotOutcome) -> dict[str, Any]:
+    return {"status": outcome.status.value, "reason": outcome.reason}

@@ -1,0 +1,165 @@
+"""The fleet: real Redis, the PostgreSQL store, two worker processes, the stand-in LLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from botex_core import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
+from botex_core.store import Participant, get_engine, session_scope
+from tests.conftest import REPO, RunningOtree
+from tests.support.fake_llm import FakeLLM
+from tests.support.services import PostgresCluster, RedisServer
+
+BOTEX_CLI = str(Path(sys.executable).with_name("botex-cli"))
+QUEUE = "botex.openai"
+
+
+@pytest.fixture
+def fleet_env(redis_server: RedisServer, postgres_cluster: PostgresCluster, otree_server: RunningOtree) -> dict[str, str]:
+    database = postgres_cluster.create_database("fleet_" + uuid.uuid4().hex[:10])
+    return {
+        **os.environ,
+        "BOTEX_BROKER_URL": redis_server.url,
+        "BOTEX_DB": database,
+        "BOTEX_LEASE_SECONDS": "4",
+        "BOTEX_VISIBILITY_TIMEOUT": "15",
+        "BOTEX_WAIT_TIMEOUT": "120",
+        "BOTEX_LLM_BACKOFF_SECONDS": "0.05",
+        "OTREE_SERVER_URL": otree_server.url,
+        "OTREE_REST_KEY": otree_server.rest_key,
+    }
+
+
+class Workers:
+    """Worker processes, each in its own process group (with its browsers)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, concurrency: int = 3) -> None:
+        self.processes[name] = subprocess.Popen(
+            [BOTEX_CLI, "worker", "-Q", QUEUE, "-c", str(concurrency), "-n", f"{name}@test", "-l", "WARNING"],
+            env=self.env, cwd=REPO, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            process = self.processes.pop(name)
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def workers(fleet_env: dict[str, str]) -> Iterator[Workers]:
+    pool = Workers(fleet_env)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+def cli(env: dict[str, str], *arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([BOTEX_CLI, *arguments], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for(condition, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    pytest.fail(message)
+
+
+def test_three_sessions_of_four_bots_on_two_workers(fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM) -> None:
+    workers.start("one")
+    workers.start("two")
+    result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "4", "--sessions", "3",
+                 "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait")
+    assert result.returncode == 0, result.stderr
+    sessions = [line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("session ")]
+    assert len(sessions) == 3
+    status = json.loads(cli(fleet_env, "status", "--json").stdout)
+    assert set(status) == set(sessions)
+    for progress in status.values():
+        assert progress["bots"] == 4 and progress["by_status"] == {"finished": 4}
+        assert progress["answers"] == 4 * 10 and progress["llm_calls"] >= 4 * 6
+    table = cli(fleet_env, "status", sessions[0]).stdout
+    assert sessions[0] in table and "finished" in table
+    with session_scope(fleet_env["BOTEX_DB"]) as store:
+        owners = set(store.scalars(select(Participant.status_reason)))
+    assert owners == {None}
+
+
+def test_a_killed_worker_hands_its_bot_to_another(fleet_env: dict[str, str], workers: Workers) -> None:
+    slow_llm = FakeLLM(latency=0.7).start()
+    try:
+        workers.start("doomed", concurrency=2)
+        session = init_otree_session("widgets_pair", 2, botex_db=fleet_env["BOTEX_DB"],
+                                     otree_server_url=fleet_env["OTREE_SERVER_URL"], otree_rest_key=fleet_env["OTREE_REST_KEY"])
+
+        result = cli(fleet_env, "retry", session["session_id"], "--model", "openai/stand-in", "--api-base", slow_llm.api_base)
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: len(read_responses_from_botex_db(fleet_env["BOTEX_DB"], session["session_id"])) >= 9,
+                 120, "the bots did not answer the questionnaire")
+        workers.kill("doomed")
+        workers.start("rescuer", concurrency=2)
+        wait_for(lambda: all(p["status"] == "finished" for p in read_participants_from_botex_db(session["session_id"], fleet_env["BOTEX_DB"])),
+                 180, "the bots were not resumed to the end")
+    finally:
+        slow_llm.stop()
+    rows = read_participants_from_botex_db(session["session_id"], fleet_env["BOTEX_DB"])
+    assert all(row["attempts"] == 2 for row in rows)
+    with get_engine(fleet_env["BOTEX_DB"]).connect() as connection:
+        duplicates = connection.execute(text(
+            "SELECT count(*) FROM (SELECT participant_id, question_id, round FROM answers "
+            "GROUP BY participant_id, question_id, round HAVING count(*) > 1) d"
+        )).scalar()
+    assert duplicates == 0
+    assert len(read_responses_from_botex_db(fleet_env["BOTEX_DB"], session["session_id"])) == 20
+
+
+def test_a_duplicate_delivery_does_not_run_a_bot_twice(fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM) -> None:
+    workers.start("one", concurrency=4)
+    session = init_otree_session("widgets_pair", 2, botex_db=fleet_env["BOTEX_DB"],
+                                 otree_server_url=fleet_env["OTREE_SERVER_URL"], otree_rest_key=fleet_env["OTREE_REST_KEY"])
+    for _ in range(2):  # every bot delivered twice
+        result = cli(fleet_env, "retry", session["session_id"], "--model", "openai/stand-in", "--api-base", fake_llm.api_base)
+        assert result.returncode == 0, result.stderr
+    wait_for(lambda: all(p["status"] == "finished" for p in read_participants_from_botex_db(session["session_id"], fleet_env["BOTEX_DB"])),
+             120, "the bots did not finish")
+    time.sleep(6)  # the duplicates look again after the lease time and find the bots ended
+    rows = read_participants_from_botex_db(session["session_id"], fleet_env["BOTEX_DB"])
+    assert [row["attempts"] for row in rows] == [1, 1]
+    assert len(read_responses_from_botex_db(fleet_env["BOTEX_DB"], session["session_id"])) == 20
+    starts = [r for r in fake_llm.requests if "You are about to start the study" in r["messages"][-1]["content"]]
+    assert len(starts) == 2
+
+
+def test_submit_without_a_broker_is_a_clear_error(otree_server: RunningOtree) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "BOTEX_BROKER_URL"}
+    result = cli(env, "submit", "-s", "widgets_pair", "-p", "2")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == "Error: BOTEX_BROKER_URL is not set: there is no fleet to submit to (use 'botex-cli run')"
