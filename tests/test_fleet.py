@@ -36,24 +36,29 @@ def fleet_env(redis_server: RedisServer, postgres_cluster: PostgresCluster, otre
         "BOTEX_VISIBILITY_TIMEOUT": "15",
         "BOTEX_WAIT_TIMEOUT": "120",
         "BOTEX_LLM_BACKOFF_SECONDS": "0.05",
+        "OPENAI_API_KEY": "sk-fleet-workers-own-key",
         "OTREE_SERVER_URL": otree_server.url,
         "OTREE_REST_KEY": otree_server.rest_key,
     }
 
 
 class Workers:
-    """Worker processes, each in its own process group (with its browsers)."""
+    """Worker processes, each in its own process group (with its browsers), logging to files."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log_folder: Path) -> None:
         self.env = env
+        self.log_folder = log_folder
         self.processes: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str, concurrency: int = 3) -> None:
-        self.processes[name] = subprocess.Popen(
-            [BOTEX_CLI, "worker", "-Q", QUEUE, "-c", str(concurrency), "-n", f"{name}@test", "-l", "WARNING"],
-            env=self.env, cwd=REPO, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        with open(self.log_folder / f"{name}.log", "a") as log:
+            self.processes[name] = subprocess.Popen(
+                [BOTEX_CLI, "worker", "-Q", QUEUE, "-c", str(concurrency), "-n", f"{name}@test", "-l", "INFO"],
+                env=self.env, cwd=REPO, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {path.name}\n" + path.read_text()[-3000:] for path in sorted(self.log_folder.glob("*.log")))
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
@@ -72,8 +77,8 @@ class Workers:
 
 
 @pytest.fixture
-def workers(fleet_env: dict[str, str]) -> Iterator[Workers]:
-    pool = Workers(fleet_env)
+def workers(fleet_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(fleet_env, tmp_path)
     try:
         yield pool
     finally:
@@ -81,7 +86,12 @@ def workers(fleet_env: dict[str, str]) -> Iterator[Workers]:
 
 
 def cli(env: dict[str, str], *arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([BOTEX_CLI, *arguments], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    """Run botex-cli; a run that times out comes back with code -1 and what it printed."""
+    command = [BOTEX_CLI, *arguments]
+    try:
+        return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        return subprocess.CompletedProcess(command, -1, expired.stdout or "", f"timed out after {timeout} s\n{expired.stderr or ''}")
 
 
 def wait_for(condition, timeout: float, message: str) -> None:
@@ -97,8 +107,8 @@ def test_three_sessions_of_four_bots_on_two_workers(fleet_env: dict[str, str], w
     workers.start("one")
     workers.start("two")
     result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "4", "--sessions", "3",
-                 "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait")
-    assert result.returncode == 0, result.stderr
+                 "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait", timeout=240)
+    assert result.returncode == 0, result.stderr + cli(fleet_env, "status").stdout + workers.logs()
     sessions = [line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("session ")]
     assert len(sessions) == 3
     status = json.loads(cli(fleet_env, "status", "--json").stdout)

@@ -40,8 +40,8 @@ def make_session(botex_db: str, session_id: str = "sess0001", humans: tuple[bool
     codes = [f"{session_id[-4:]}p{i:03d}" for i in range(len(humans))]
     add_participants(
         [
-            NewParticipant("widgets_pair", session_id, code, human, f"http://otree/InitializeParticipant/{code}")
-            for code, human in zip(codes, humans)
+            NewParticipant("widgets_pair", session_id, code, human, f"http://otree/InitializeParticipant/{code}", position)
+            for position, (code, human) in enumerate(zip(codes, humans), start=1)
         ],
         botex_db,
     )

@@ -69,12 +69,13 @@ def init_otree_session(
     session_id = client.create_session(
         config_name, npart, room_name, modified_session_config_fields
     )
-    participant_codes = [p["code"] for p in client.session_participants(session_id)]
+    participants = client.session_participants(session_id)
+    participant_codes = [p["code"] for p in participants]
     urls = [f"{client.server_url}/InitializeParticipant/{code}" for code in participant_codes]
     add_participants(
         [
-            NewParticipant(config_name, session_id, code, human, url)
-            for code, human, url in zip(participant_codes, humans, urls)
+            NewParticipant(config_name, session_id, p["code"], human, url, p["id_in_session"])
+            for p, human, url in zip(participants, humans, urls)
         ],
         botex_db,
     )

@@ -59,6 +59,7 @@ class Participant(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    id_in_session: Mapped[int | None] = mapped_column(Integer)
 
 
 class Conversation(Base):

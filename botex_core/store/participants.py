@@ -19,6 +19,7 @@ class NewParticipant:
     participant_id: str
     is_human: bool
     url: str
+    id_in_session: int | None = None
 
 
 def add_participants(participants: list[NewParticipant], botex_db: str | None = None) -> None:
@@ -31,6 +32,7 @@ def add_participants(participants: list[NewParticipant], botex_db: str | None = 
                 participant_id=p.participant_id,
                 is_human=int(p.is_human),
                 url=p.url,
+                id_in_session=p.id_in_session,
                 status=None if p.is_human else BotStatus.QUEUED.value,
                 attempts=0,
             )
@@ -39,13 +41,14 @@ def add_participants(participants: list[NewParticipant], botex_db: str | None = 
 
 
 def bot_urls(session_id: str, botex_db: str | None = None, already_started: bool = False) -> list[str]:
-    """URLs of the session's bots that have not started (or, with ``already_started``, not finished)."""
+    """URLs of the session's bots that have not started (or, with ``already_started``, not finished),
+    in oTree's order, so that the members of a group follow each other."""
     unfinished_column = Participant.time_out if already_started else Participant.time_in
     query = (
         select(Participant.url)
         .where(Participant.session_id == session_id, Participant.is_human == 0)
         .where(unfinished_column.is_(None))
-        .order_by(Participant.participant_id)
+        .order_by(Participant.id_in_session, Participant.participant_id)
     )
     with session_scope(botex_db) as session:
         return [url for url in session.scalars(query) if url]
