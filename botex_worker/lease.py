@@ -11,7 +11,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import Update, or_, update
 
 from botex_core.store import BotStatus, Participant, session_scope, utcnow
 
@@ -51,14 +51,8 @@ def has_ended(botex_db: str | None, session_id: str, participant_id: str) -> boo
 
 def renew(botex_db: str | None, session_id: str, participant_id: str, owner: str, seconds: float) -> bool:
     """Extend a lease this owner holds; False if it lost it."""
-    statement = (
-        update(Participant)
-        .where(
-            Participant.session_id == session_id,
-            Participant.participant_id == participant_id,
-            Participant.lease_owner == owner,
-        )
-        .values(lease_expires_at=utcnow() + timedelta(seconds=seconds))
+    statement = _held_by(session_id, participant_id, owner).values(
+        lease_expires_at=utcnow() + timedelta(seconds=seconds)
     )
     with session_scope(botex_db) as session:
         return session.execute(statement).rowcount == 1
@@ -66,17 +60,17 @@ def renew(botex_db: str | None, session_id: str, participant_id: str, owner: str
 
 def release(botex_db: str | None, session_id: str, participant_id: str, owner: str) -> None:
     """Give up a lease this owner holds."""
-    statement = (
-        update(Participant)
-        .where(
-            Participant.session_id == session_id,
-            Participant.participant_id == participant_id,
-            Participant.lease_owner == owner,
-        )
-        .values(lease_owner=None, lease_expires_at=None)
-    )
+    statement = _held_by(session_id, participant_id, owner).values(lease_owner=None, lease_expires_at=None)
     with session_scope(botex_db) as session:
         session.execute(statement)
+
+
+def _held_by(session_id: str, participant_id: str, owner: str) -> Update:
+    return update(Participant).where(
+        Participant.session_id == session_id,
+        Participant.participant_id == participant_id,
+        Participant.lease_owner == owner,
+    )
 
 
 class LeaseKeeper:
