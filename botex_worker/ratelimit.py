@@ -99,22 +99,22 @@ return 0
 class RedisRateLimiter:
     """One queue's limiter, shared by every worker that talks to the same Redis."""
 
-    def __init__(self, redis_url: str, queue: str, limits: Limits) -> None:
+    def __init__(self, redis_url: str, queue: str, limits: Limits, window_seconds: float = WINDOW_SECONDS) -> None:
         import redis
 
         client = redis.Redis.from_url(redis_url)
         self._limits = limits
+        self._window_ms = int(window_seconds * 1000)
         self._keys = [f"botex:ratelimit:{queue}:log", f"botex:ratelimit:{queue}:hold"]
         self._acquire = client.register_script(_ACQUIRE)
         self._settle = client.register_script(_SETTLE)
         self._client = client
 
     def acquire(self, tokens: int) -> None:
-        window_ms = int(WINDOW_SECONDS * 1000)
         while True:
             wait_ms = int(self._acquire(
                 keys=self._keys,
-                args=[window_ms, self._limits.requests, self._limits.tokens, tokens, uuid.uuid4().hex],
+                args=[self._window_ms, self._limits.requests, self._limits.tokens, tokens, uuid.uuid4().hex],
             ))
             if wait_ms <= 0:
                 return
@@ -122,7 +122,7 @@ class RedisRateLimiter:
 
     def settle(self, estimated: int, actual: int) -> None:
         if actual != estimated:
-            self._settle(keys=self._keys[:1], args=[uuid.uuid4().hex, actual - estimated, int(WINDOW_SECONDS * 1000)])
+            self._settle(keys=self._keys[:1], args=[uuid.uuid4().hex, actual - estimated, self._window_ms])
 
     def slow_down(self) -> None:
         self._client.set(self._keys[1], "429", px=int(COOL_DOWN_SECONDS * 1000))
@@ -132,8 +132,9 @@ class RedisRateLimiter:
 class MemoryRateLimiter:
     """The same limiter for the bots of one process (embedded mode)."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, window_seconds: float = WINDOW_SECONDS) -> None:
         self._limits = limits
+        self._window = window_seconds
         self._log: deque[tuple[float, int, bool]] = deque()  # (time, tokens, is a request)
         self._hold_until = 0.0
         self._lock = threading.Lock()
@@ -159,14 +160,14 @@ class MemoryRateLimiter:
         now = time.monotonic()
         if now < self._hold_until:
             return self._hold_until - now
-        while self._log and self._log[0][0] <= now - WINDOW_SECONDS:
+        while self._log and self._log[0][0] <= now - self._window:
             self._log.popleft()
         requests = [entry for entry in self._log if entry[2]]
         used = sum(entry[1] for entry in self._log)
         over_requests = self._limits.requests and len(requests) >= self._limits.requests
         over_tokens = self._limits.tokens and requests and used + tokens > self._limits.tokens
         if over_requests or over_tokens:
-            return max(0.01, requests[0][0] + WINDOW_SECONDS - now)
+            return max(0.01, requests[0][0] + self._window - now)
         return 0.0
 
 

@@ -1,0 +1,99 @@
+"""The fleet-wide rate limiter: its Redis script shared by processes, and its in-memory twin."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+
+import pytest
+
+from botex_core.errors import ConfigurationError
+from botex_worker.ratelimit import Limits, MemoryRateLimiter, RedisRateLimiter, parse_rate_limits
+from tests.support.services import RedisServer
+
+WINDOW = 2.0
+LIMIT = 10
+RUN_SECONDS = 6.0
+
+
+def _hammer(redis_url: str, results: multiprocessing.Queue) -> None:
+    limiter = RedisRateLimiter(redis_url, "botex.test", Limits(requests=LIMIT), window_seconds=WINDOW)
+    stamps = []
+    deadline = time.time() + RUN_SECONDS
+    while True:
+        limiter.acquire(10)
+        now = time.time()
+        if now > deadline:
+            break
+        stamps.append(now)
+    results.put(stamps)
+
+
+def assert_limit_held(stamps: list[float]) -> None:
+    stamps.sort()
+    busiest = max(sum(1 for t in stamps if start <= t < start + WINDOW) for start in stamps)
+    assert busiest <= LIMIT, f"{busiest} requests in one {WINDOW} s window"
+    ideal = LIMIT * RUN_SECONDS / WINDOW
+    assert len(stamps) >= 0.9 * ideal, f"{len(stamps)} requests, ideal {ideal:.0f}"
+
+
+def test_three_processes_share_one_redis_limit(redis_server: RedisServer) -> None:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    workers = [context.Process(target=_hammer, args=(redis_server.url, results)) for _ in range(3)]
+    for process in workers:
+        process.start()
+    stamps = [stamp for _ in workers for stamp in results.get(timeout=60)]
+    for process in workers:
+        process.join(10)
+    assert_limit_held(stamps)
+
+
+def test_a_429_holds_the_queue(redis_server: RedisServer) -> None:
+    limiter = RedisRateLimiter(redis_server.url, "botex.held", Limits(requests=1000), window_seconds=WINDOW)
+    limiter.slow_down()
+    started = time.monotonic()
+    limiter.acquire(1)
+    assert time.monotonic() - started >= 4.0
+
+
+def test_the_memory_limiter_holds_the_same_limit() -> None:
+    limiter = MemoryRateLimiter(Limits(requests=LIMIT), window_seconds=WINDOW)
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def hammer() -> None:
+        deadline = time.time() + RUN_SECONDS
+        while True:
+            limiter.acquire(1)
+            now = time.time()
+            if now > deadline:
+                return
+            with lock:
+                stamps.append(now)
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert_limit_held(stamps)
+
+
+def test_token_limits_count_settled_use() -> None:
+    limiter = MemoryRateLimiter(Limits(tokens=100), window_seconds=WINDOW)
+    limiter.acquire(10)
+    limiter.settle(10, 95)  # the call really used 95 tokens
+    started = time.monotonic()
+    limiter.acquire(10)
+    assert time.monotonic() - started >= WINDOW * 0.9
+
+
+def test_rate_limit_settings_are_parsed_or_refused() -> None:
+    assert parse_rate_limits("botex.openai=500rpm,200000tpm; botex.llamacpp=30rpm") == {
+        "botex.openai": Limits(500, 200000), "botex.llamacpp": Limits(30, 0),
+    }
+    assert parse_rate_limits(None) == {}
+    with pytest.raises(ConfigurationError, match="not of the form"):
+        parse_rate_limits("botex.openai=30rps")
