@@ -17,17 +17,20 @@ LIMIT = 10
 RUN_SECONDS = 6.0
 
 
-def _hammer(redis_url: str, results: multiprocessing.Queue) -> None:
-    limiter = RedisRateLimiter(redis_url, "botex.test", Limits(requests=LIMIT), window_seconds=WINDOW)
+def granted_times(limiter: RedisRateLimiter | MemoryRateLimiter) -> list[float]:
+    """Ask the limiter again and again for RUN_SECONDS; when was each request let through?"""
     stamps = []
     deadline = time.time() + RUN_SECONDS
     while True:
         limiter.acquire(10)
         now = time.time()
         if now > deadline:
-            break
+            return stamps
         stamps.append(now)
-    results.put(stamps)
+
+
+def _hammer(redis_url: str, results: multiprocessing.Queue) -> None:
+    results.put(granted_times(RedisRateLimiter(redis_url, "botex.test", Limits(requests=LIMIT), window_seconds=WINDOW)))
 
 
 def assert_limit_held(stamps: list[float]) -> None:
@@ -64,14 +67,9 @@ def test_the_memory_limiter_holds_the_same_limit() -> None:
     lock = threading.Lock()
 
     def hammer() -> None:
-        deadline = time.time() + RUN_SECONDS
-        while True:
-            limiter.acquire(1)
-            now = time.time()
-            if now > deadline:
-                return
-            with lock:
-                stamps.append(now)
+        granted = granted_times(limiter)
+        with lock:
+            stamps.extend(granted)
 
     threads = [threading.Thread(target=hammer) for _ in range(3)]
     for thread in threads:
