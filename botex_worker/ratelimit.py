@@ -66,7 +66,7 @@ _ACQUIRE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 local hold = redis.call('PTTL', KEYS[2])
-if hold > 0 then return hold end
+if hold > 0 then return {hold, now} end
 local window, rpm, tpm, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
@@ -80,11 +80,11 @@ for i = 1, #entries, 2 do
   end
 end
 if (rpm > 0 and requests >= rpm) or (tpm > 0 and requests > 0 and used + tokens > tpm) then
-  return math.max(10, (oldest or now) + window - now)
+  return {math.max(10, (oldest or now) + window - now), now}
 end
 redis.call('ZADD', KEYS[1], now, 'r:' .. ARGV[5] .. ':' .. tokens)
 redis.call('PEXPIRE', KEYS[1], window * 2)
-return 0
+return {0, now}
 """
 
 _SETTLE = """
@@ -110,15 +110,16 @@ class RedisRateLimiter:
         self._settle = client.register_script(_SETTLE)
         self._client = client
 
-    def acquire(self, tokens: int) -> None:
+    def acquire(self, tokens: int) -> float:
+        """Block until the request may go; return when it was granted (Redis's clock, epoch seconds)."""
         while True:
-            wait_ms = int(self._acquire(
+            wait_ms, now_ms = self._acquire(
                 keys=self._keys,
                 args=[self._window_ms, self._limits.requests, self._limits.tokens, tokens, uuid.uuid4().hex],
-            ))
-            if wait_ms <= 0:
-                return
-            time.sleep(wait_ms / 1000)
+            )
+            if int(wait_ms) <= 0:
+                return int(now_ms) / 1000
+            time.sleep(int(wait_ms) / 1000)
 
     def settle(self, estimated: int, actual: int) -> None:
         if actual != estimated:
@@ -139,13 +140,14 @@ class MemoryRateLimiter:
         self._hold_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self, tokens: int) -> None:
+    def acquire(self, tokens: int) -> float:
+        """Block until the request may go; return when it was granted (epoch seconds)."""
         while True:
             with self._lock:
                 wait = self._wait(tokens)
                 if wait <= 0:
                     self._log.append((time.monotonic(), tokens, True))
-                    return
+                    return time.time()
             time.sleep(wait)
 
     def settle(self, estimated: int, actual: int) -> None:

@@ -36,8 +36,8 @@ _json_object_lock = threading.Lock()
 class RateLimiter(Protocol):
     """Paces LLM calls: requests and tokens per minute, shared by many bots."""
 
-    def acquire(self, tokens: int) -> None:
-        """Block until a request of about ``tokens`` prompt tokens may go."""
+    def acquire(self, tokens: int) -> float:
+        """Block until a request of about ``tokens`` prompt tokens may go; return when it was granted."""
 
     def settle(self, estimated: int, actual: int) -> None:
         """Correct the count of tokens once the real use is known."""
