@@ -120,6 +120,17 @@ def open_browser(page_timeout: float = 60.0) -> Iterator[Browser]:
     finally:
         tree = [driver_pid, *descendants(driver_pid)]
         try:
+            _leave_page(driver)
             driver.quit()
         finally:
             reap(tree)
+
+
+def _leave_page(driver: webdriver.Chrome) -> None:
+    """Navigate away first, so that the page closes its websocket to oTree with a
+    proper close frame instead of dropping it when the renderer dies."""
+    try:
+        driver.set_page_load_timeout(5)
+        driver.get("about:blank")
+    except WebDriverException:
+        pass
