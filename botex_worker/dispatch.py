@@ -19,6 +19,7 @@ from botex_core.bot.prompts import build_prompts
 from botex_core.bot.runner import BotSettings, participant_code
 from botex_core.config import botex_db_setting
 from botex_core.errors import ConfigurationError
+from botex_core.llm.client import is_secret_name
 from botex_core.otree.sessions import get_bot_urls
 from botex_core.store import BotStatus, Participant, session_scope
 from botex_worker.lease import has_ended
@@ -29,8 +30,6 @@ from botex_worker.settings import FleetSettings
 from botex_worker.tasks import run_bot_task, task_arguments
 
 logger = logging.getLogger(__name__)
-
-_SECRET_WORDS = ("key", "secret", "token", "password", "authorization")
 
 
 def shareable_database(botex_db: str | None) -> str | None:
@@ -52,7 +51,7 @@ def session_bots(
     """The settings of each bot of a session that has to run."""
     build_prompts(settings.get("user_prompts"))
     completion = settings.get("completion_kwargs") or {}
-    secret = [key for key in completion if any(word in key.lower() for word in _SECRET_WORDS) and not key.endswith("tokens")]
+    secret = [key for key in completion if is_secret_name(key)]
     if secret:
         raise ConfigurationError(f"secrets cannot travel with the bots ({', '.join(secret)}): set them in the workers' environment")
     urls = bot_urls if bot_urls is not None else get_bot_urls(session_id, botex_db, already_started)

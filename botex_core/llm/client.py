@@ -211,15 +211,20 @@ def _is_transient(exc: Exception) -> bool:
     return isinstance(status, int) and (status == 429 or status >= 500)
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether a setting of this name may hold a secret (keys, tokens, auth headers);
+    token counts such as ``max_tokens`` are not secrets."""
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS) and not lowered.endswith("tokens")
+
+
 def _recordable(request: dict[str, Any]) -> dict[str, Any]:
-    """``request`` without anything that may hold a secret (keys, tokens, auth headers)."""
-    kept: dict[str, Any] = {}
-    for key, value in request.items():
-        lowered = key.lower()
-        if any(word in lowered for word in _SECRET_WORDS) and not lowered.endswith("tokens"):
-            continue
-        kept[key] = _recordable(value) if isinstance(value, dict) else value
-    return kept
+    """``request`` without anything that may hold a secret."""
+    return {
+        key: _recordable(value) if isinstance(value, dict) else value
+        for key, value in request.items()
+        if not is_secret_name(key)
+    }
 
 
 def _openai_base(url: str) -> str:
