@@ -12,26 +12,27 @@ def export() -> None:
     """Export botex or oTree data to CSV."""
 
 
-@export.command()
-@click.argument("csv_file")
-@click.option("--session", default=None, help="Only this session.")
-@options.botex_db
-def participants(csv_file: str, session: str | None, botex_db: str) -> None:
-    """The participants and their bots' status."""
-    from botex_core import export_participant_data
+def _botex_data_command(name: str, exporter_name: str, summary: str) -> click.Command:
+    """An export command for one botex table: CSV_FILE, --session, --botex-db."""
 
-    export_participant_data(csv_file, botex_db, session)
+    @click.argument("csv_file")
+    @click.option("--session", default=None, help="Only this session.")
+    @options.botex_db
+    def command(csv_file: str, session: str | None, botex_db: str) -> None:
+        import botex_core
+
+        getattr(botex_core, exporter_name)(csv_file, botex_db, session)
+        click.echo(f"{name} written to {csv_file}")
+
+    return click.command(name, help=summary)(command)
 
 
-@export.command()
-@click.argument("csv_file")
-@click.option("--session", default=None, help="Only this session.")
-@options.botex_db
-def responses(csv_file: str, session: str | None, botex_db: str) -> None:
-    """The bots' answers with their reasons."""
-    from botex_core import export_response_data
-
-    export_response_data(csv_file, botex_db, session)
+for _name, _exporter, _summary in (
+    ("participants", "export_participant_data", "The participants and their bots' status."),
+    ("responses", "export_response_data", "The bots' answers with their reasons."),
+    ("conversations", "export_conversation_data", "Each bot's messages with the LLM, as JSON."),
+):
+    export.add_command(_botex_data_command(_name, _exporter, _summary))
 
 
 @export.command()

@@ -6,6 +6,7 @@ import click
 from dotenv import load_dotenv
 
 from botex_cli.export import export
+from botex_cli.llamacpp import llamacpp
 from botex_cli.retry import retry
 from botex_cli.run import run
 from botex_cli.status import status
@@ -22,5 +23,5 @@ def cli(env_file: str) -> None:
     load_dotenv(env_file, override=False)
 
 
-for command in (submit, worker, status, retry, run, export):
+for command in (submit, worker, status, retry, run, export, llamacpp):
     cli.add_command(command)

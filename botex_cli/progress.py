@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import click
 
@@ -22,3 +24,20 @@ def follow(session_ids: list[str], botex_db: str, interval: float = 2.0) -> bool
         if all(p.done == p.bots for p in states.values()):
             return all(p.by_status.get("finished", 0) == p.bots for p in states.values())
         time.sleep(interval)
+
+
+def run_bots_with_progress(session_id: str, botex_db: str, **bot_settings: Any) -> None:
+    """Run the session's bots (embedded, or on the fleet when a broker is set) and print progress lines."""
+    import botex_core
+    from botex_core.progress import report_progress
+
+    finished = threading.Event()
+    reporter = threading.Thread(
+        target=report_progress, args=(session_id, botex_db, finished, lambda line: click.echo(line, err=True))
+    )
+    reporter.start()
+    try:
+        botex_core.run_bots_on_session(session_id, botex_db=botex_db, **bot_settings)
+    finally:
+        finished.set()
+        reporter.join()

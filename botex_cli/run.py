@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import click
 
 from botex_cli import options
+from botex_cli.progress import run_bots_with_progress
 
 
 @click.command()
@@ -25,7 +25,6 @@ def run(session_config: str, nparticipants: int, nhumans: int, model: str, api_b
     """Create a session, run its bots in this process, and export botex and oTree data."""
     import botex_core
     from botex_core.errors import BotexError
-    from botex_core.progress import report_progress
 
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
@@ -36,14 +35,7 @@ def run(session_config: str, nparticipants: int, nhumans: int, model: str, api_b
         click.echo(f"session {code}: {nparticipants - nhumans} bot(s)")
         for url in session["human_urls"]:
             click.echo(f"  human: {url}")
-        finished = threading.Event()
-        reporter = threading.Thread(target=report_progress, args=(code, botex_db, finished, lambda line: click.echo(line, err=True)))
-        reporter.start()
-        try:
-            botex_core.run_bots_on_session(code, botex_db=botex_db, model=model, api_base=api_base)
-        finally:
-            finished.set()
-            reporter.join()
+        run_bots_with_progress(code, botex_db, model=model, api_base=api_base)
         botex_core.export_participant_data(str(folder / "botex_participants.csv"), botex_db, code)
         botex_core.export_response_data(str(folder / "botex_responses.csv"), botex_db, code)
         wide = folder / "otree_wide.csv"

@@ -17,7 +17,7 @@ STATUSES = ("queued", "running", "finished", "failed", "abandoned")
 @options.botex_db
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(session: str | None, botex_db: str, as_json: bool) -> None:
-    """Bots per status, answers and tokens of one session (or of all)."""
+    """Bots per status, pages, answers, tokens and estimated cost of one session (or of all)."""
     from sqlalchemy import select
 
     from botex_core.progress import session_progress
@@ -32,9 +32,18 @@ def status(session: str | None, botex_db: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({code: asdict(progress) for code, progress in report.items()}, indent=2))
         return
-    header = f"{'session':<10} {'bots':>5} " + " ".join(f"{s:>9}" for s in STATUSES) + f" {'answers':>8} {'calls':>6} {'tokens':>9}"
+    header = (
+        f"{'session':<10} {'bots':>5} " + " ".join(f"{s:>9}" for s in STATUSES)
+        + f" {'pages':>6} {'answers':>8} {'calls':>6} {'tokens':>9} {'cost $':>9}"
+    )
     click.echo(header)
     for code, progress in report.items():
         counts = " ".join(f"{progress.by_status.get(s, 0):>9}" for s in STATUSES)
         tokens = progress.prompt_tokens + progress.completion_tokens
-        click.echo(f"{code:<10} {progress.bots:>5} {counts} {progress.answers:>8} {progress.llm_calls:>6} {tokens:>9}")
+        cost = "n/a" if progress.cost_usd is None else f"{progress.cost_usd:.4f}"
+        click.echo(
+            f"{code:<10} {progress.bots:>5} {counts} {progress.pages:>6} {progress.answers:>8}"
+            f" {progress.llm_calls:>6} {tokens:>9} {cost:>9}"
+        )
+    if any(progress.cost_usd is None for progress in report.values()):
+        click.echo("cost n/a: LiteLLM has no price for the model", err=True)

@@ -18,6 +18,7 @@ from botex_core.errors import (
 )
 from botex_core.llm.llamacpp import start_llamacpp_server, stop_llamacpp_server
 from botex_core.exports import (
+    export_conversation_data,
     export_participant_data,
     export_response_data,
     read_conversations_from_botex_db,
@@ -49,6 +50,7 @@ __all__ = [
     "OtreeServerStartError",
     "OtreeUnreachableError",
     "__version__",
+    "export_conversation_data",
     "export_otree_data",
     "export_participant_data",
     "export_response_data",

@@ -133,3 +133,11 @@ def export_response_data(
     """Write :func:`read_responses_from_botex_db` to ``csv_file``."""
     rows = read_responses_from_botex_db(botex_db=botex_db, session_id=session_id)
     write_csv(csv_file, RESPONSE_COLUMNS, rows)
+
+
+def export_conversation_data(
+    csv_file: str, botex_db: str | None = None, session_id: str | None = None
+) -> None:
+    """Write :func:`read_conversations_from_botex_db` to ``csv_file``: each bot's messages as JSON."""
+    rows = read_conversations_from_botex_db(botex_db=botex_db, session_id=session_id)
+    write_csv(csv_file, CONVERSATION_COLUMNS, rows)

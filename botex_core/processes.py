@@ -9,8 +9,11 @@ import socket
 import subprocess
 import time
 from collections import deque
+from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
+
+KILL_WAIT_SECONDS = 5.0
 
 
 def stop_process_group(process: subprocess.Popen, first_signal: int, grace_seconds: float = 10.0) -> int | None:
@@ -19,18 +22,28 @@ def stop_process_group(process: subprocess.Popen, first_signal: int, grace_secon
     Returns:
         The exit code of the process.
     """
-    group = process.pid
+    _stop_group(process.pid, first_signal, grace_seconds, lambda: process.poll() is not None)
+    process.wait()
+    return process.returncode
+
+
+def stop_detached_group(group: int, first_signal: int, grace_seconds: float = 10.0) -> None:
+    """Like :func:`stop_process_group` for a group whose leader is not our child (known by its pid)."""
+    _stop_group(group, first_signal, grace_seconds, lambda: True)
+
+
+def _stop_group(group: int, first_signal: int, grace_seconds: float, leader_reaped: Callable[[], bool]) -> None:
     _signal_group(group, first_signal)
     deadline = time.monotonic() + grace_seconds
     while time.monotonic() < deadline:
-        if process.poll() is not None and not group_alive(group):
-            break
+        if leader_reaped() and not group_alive(group):
+            return
         time.sleep(0.1)
-    else:
-        logger.warning("process %d did not stop within %.0f s; killing it", group, grace_seconds)
+    logger.warning("process group %d did not stop within %.0f s; killing it", group, grace_seconds)
     _signal_group(group, signal.SIGKILL)
-    process.wait()
-    return process.returncode
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def group_alive(group: int) -> bool:

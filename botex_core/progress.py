@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from botex_core.store import Answer, LLMExchange, Participant, session_scope
+from botex_core.costs import estimated_cost
+from botex_core.store import Answer, Conversation, LLMExchange, Participant, session_scope
 
 
 @dataclass(frozen=True)
@@ -18,9 +21,11 @@ class SessionProgress:
     bots: int
     by_status: dict[str, int]
     answers: int
+    pages: int
     llm_calls: int
     prompt_tokens: int
     completion_tokens: int
+    cost_usd: float | None
 
     @property
     def done(self) -> int:
@@ -30,14 +35,15 @@ class SessionProgress:
     def line(self) -> str:
         """One line for a terminal."""
         statuses = ", ".join(f"{count} {status}" for status, count in sorted(self.by_status.items()))
+        cost = "" if self.cost_usd is None else f" | ~${self.cost_usd:.4f}"
         return (
-            f"bots {self.done}/{self.bots} done ({statuses}) | answers {self.answers} | "
-            f"LLM calls {self.llm_calls} | tokens {self.prompt_tokens} in, {self.completion_tokens} out"
+            f"bots {self.done}/{self.bots} done ({statuses}) | pages {self.pages} | answers {self.answers} | "
+            f"LLM calls {self.llm_calls} | tokens {self.prompt_tokens} in, {self.completion_tokens} out{cost}"
         )
 
 
 def session_progress(session_id: str, botex_db: str | None = None) -> SessionProgress:
-    """Count the session's bots by status, their answers, LLM calls and tokens."""
+    """Count the session's bots by status, pages, answers, LLM calls, tokens and their estimated cost."""
     with session_scope(botex_db) as session:
         statuses = session.execute(
             select(Participant.status, func.count())
@@ -45,15 +51,42 @@ def session_progress(session_id: str, botex_db: str | None = None) -> SessionPro
             .group_by(Participant.status)
         ).all()
         answers = session.scalar(select(func.count()).where(Answer.session_id == session_id))
-        calls, prompt, completion = session.execute(
+        pages = session.scalar(
+            select(func.count()).select_from(
+                select(LLMExchange.participant_id, LLMExchange.phase)
+                .where(LLMExchange.session_id == session_id, LLMExchange.phase.like("page:%"))
+                .distinct()
+                .subquery()
+            )
+        )
+        usage = session.execute(
             select(
+                LLMExchange.participant_id,
                 func.count(),
                 func.coalesce(func.sum(LLMExchange.prompt_tokens), 0),
                 func.coalesce(func.sum(LLMExchange.completion_tokens), 0),
-            ).where(LLMExchange.session_id == session_id)
-        ).one()
+            )
+            .where(LLMExchange.session_id == session_id)
+            .group_by(LLMExchange.participant_id)
+        ).all()
+        models = _models_of(session, [participant for participant, *_ in usage])
     by_status = {status or "unknown": count for status, count in statuses}
-    return SessionProgress(sum(by_status.values()), by_status, answers or 0, calls, prompt, completion)
+    costs = [estimated_cost(models.get(participant, ""), prompt, completion) for participant, _, prompt, completion in usage]
+    return SessionProgress(
+        bots=sum(by_status.values()),
+        by_status=by_status,
+        answers=answers or 0,
+        pages=pages or 0,
+        llm_calls=sum(calls for _, calls, _, _ in usage),
+        prompt_tokens=sum(prompt for _, _, prompt, _ in usage),
+        completion_tokens=sum(completion for _, _, _, completion in usage),
+        cost_usd=None if None in costs else sum(costs),
+    )
+
+
+def _models_of(session: Session, participant_ids: list[str]) -> dict[str, str]:
+    rows = session.execute(select(Conversation.id, Conversation.bot_parms).where(Conversation.id.in_(participant_ids)))
+    return {participant: json.loads(parms or "{}").get("model", "") for participant, parms in rows}
 
 
 def report_progress(

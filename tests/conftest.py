@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from botex_core import start_otree_server, stop_otree_server
 from botex_core.store import dispose_engines
 from tests.support.fake_llm import FakeLLM
+from tests.support.otree_service import OtreeService
 from tests.support.services import PostgresCluster, RedisServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,33 +47,35 @@ def otree_executable() -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+_otree_services: list[OtreeService] = []
+
+
 @pytest.fixture(scope="session")
 def otree_server(otree_executable: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningOtree]:
     """The example project served by `otree devserver` on a free port."""
     project = tmp_path_factory.mktemp("otree") / "project"
     shutil.copytree(EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
-    log_file = project.parent / "otree.log"
     saved = {name: os.environ.get(name) for name in OTREE_VARIABLES}
-    process = start_otree_server(
-        project_path=str(project),
-        port=free_port(),
-        log_file=str(log_file),
-        auth_level="STUDY",
-        rest_key=REST_KEY,
-        admin_password=ADMIN_PASSWORD,
-        timeout=60,
-        otree_executable=otree_executable,
-    )
-    url = os.environ["OTREE_SERVER_URL"]
+    service = OtreeService(otree_executable, project, free_port(), REST_KEY, ADMIN_PASSWORD)
+    service.start()
+    _otree_services.append(service)
     try:
-        yield RunningOtree(url, REST_KEY, ADMIN_PASSWORD, project, log_file)
+        yield RunningOtree(service.url, REST_KEY, ADMIN_PASSWORD, project, service.log_file)
     finally:
-        stop_otree_server(process)
+        _otree_services.remove(service)
+        service.stop()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before a test that uses oTree (its fixtures included), make sure oTree still answers."""
+    if "otree_server" in getattr(item, "fixturenames", ()):
+        for service in _otree_services:
+            service.restart_if_hung(item.nodeid)
 
 
 @pytest.fixture(scope="session")

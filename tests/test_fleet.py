@@ -115,7 +115,7 @@ def test_three_sessions_of_four_bots_on_two_workers(fleet_env: dict[str, str], w
     assert set(status) == set(sessions)
     for progress in status.values():
         assert progress["bots"] == 4 and progress["by_status"] == {"finished": 4}
-        assert progress["answers"] == 4 * 10 and progress["llm_calls"] >= 4 * 6
+        assert progress["answers"] == 4 * 10 and progress["pages"] == 4 * 4 and progress["llm_calls"] >= 4 * 6
     table = cli(fleet_env, "status", sessions[0]).stdout
     assert sessions[0] in table and "finished" in table
     with session_scope(fleet_env["BOTEX_DB"]) as store:

@@ -71,7 +71,7 @@ class Dialogue:
 
         With ``errors`` the page came back rejected and the LLM is told why.
         """
-        self.phase = f"page:{page.name or page.url}"
+        self.phase = f"page:{page.index}:{page.name or page.url}"
         first = self.summary is None
         with_questions = bool(page.questions)
         if self._full_history and not first:

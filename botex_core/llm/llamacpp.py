@@ -111,7 +111,7 @@ def start_llamacpp_server(config: dict[str, Any] | None = None) -> subprocess.Po
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     deadline = time.monotonic() + settings.startup_timeout
-    while not _healthy(settings.server_url):
+    while not llamacpp_server_is_up(settings.server_url):
         if process.poll() is not None:
             raise LlamaCppServerError(
                 f"llama-server exited with code {process.returncode}: {last_lines(settings.log_file)}"
@@ -130,7 +130,8 @@ def stop_llamacpp_server(process: subprocess.Popen) -> None:
     logger.info("llama-server stopped")
 
 
-def _healthy(server_url: str) -> bool:
+def llamacpp_server_is_up(server_url: str) -> bool:
+    """Whether a llama.cpp server at ``server_url`` answers its health check."""
     try:
         return requests.get(f"{server_url.rstrip('/')}/health", timeout=2).status_code == 200
     except requests.RequestException:

@@ -72,6 +72,7 @@ class FakeLLM:
         self.latency = latency
         self.json_object_only = json_object_only
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str | None] = []
         self._faults: deque[dict[str, Any]] = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -118,6 +119,7 @@ class FakeLLM:
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 with fake._lock:
                     fake.requests.append(body)
+                    fake.authorizations.append(self.headers.get("authorization"))
                 fake_reply(fake, self, body)
 
             def do_GET(self) -> None:

@@ -1,0 +1,23 @@
+"""What LLM tokens cost, from LiteLLM's price table."""
+
+from __future__ import annotations
+
+import botex_core.llm.client  # noqa: F401  (keeps LiteLLM on its bundled price table, no download)
+
+
+def estimated_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """US dollars for the tokens at ``model``'s list price; None when LiteLLM has no price for it.
+
+    Local models (``llamacpp``) cost nothing.
+    """
+    if model == "llamacpp":
+        return 0.0
+    import litellm
+
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:  # LiteLLM raises several kinds for models it has no price for
+        return None
+    return prompt_cost + completion_cost

@@ -1,0 +1,175 @@
+"""The commands on one machine: ``botex`` (with and without a person at the terminal) and ``botex-cli run``,
+``status``, ``export`` and ``llamacpp``, against the real oTree server and the stand-in LLM."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from botex_core import read_participants_from_botex_db
+from botex_core.costs import estimated_cost
+from tests.conftest import RunningOtree
+from tests.support.fake_llm import FakeLLM
+
+BIN = Path(sys.executable).parent
+PRICED_MODEL = "gpt-4o-mini"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any botex, oTree, LLM or fleet setting, plus ``extra``."""
+    prefixes = ("BOTEX_", "OTREE_", "LLM_", "API_", "LLAMACPP_", "OPENAI_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
+    return {**env, "BOTEX_LLM_BACKOFF_SECONDS": "0.05", "BOTEX_WAIT_TIMEOUT": "60", **extra}
+
+
+def run(command: str, *arguments: str, env: dict[str, str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / command), *arguments], env=env, cwd=cwd, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def otree_options(otree_server: RunningOtree) -> list[str]:
+    return ["-u", otree_server.url, "-r", otree_server.rest_key]
+
+
+@pytest.mark.parametrize(
+    ("missing", "option"),
+    [("model", "-m/--model"), ("api key", "-k/--api-key"), ("session config", "-s/--session-config"),
+     ("export file", "-e/--export-csv-file")],
+)
+def test_botex_without_a_terminal_names_the_missing_option(
+    missing: str, option: str, otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    given = {
+        "model": ["-m", "openai/stand-in", "-a", fake_llm.api_base],
+        "api key": ["-k", "sk-given"],
+        "session config": ["-s", "widgets_pair"],
+        "export file": ["-e", "answers.csv"],
+    }
+    arguments = [argument for name, pair in given.items() if name != missing for argument in pair]
+    result = run("botex", "-i", "-b", "botex.sqlite3", *otree_options(otree_server), *arguments,
+                 env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error:") and option in error and "no terminal" in error
+    assert read_participants_from_botex_db(botex_db=str(tmp_path / "botex.sqlite3")) == []
+    assert fake_llm.requests == []
+
+
+def test_botex_with_an_unreachable_otree_or_unknown_config_fails_clearly(otree_server: RunningOtree, tmp_path: Path) -> None:
+    common = ["-i", "-m", "openai/stand-in", "-k", "sk-given", "-a", "http://127.0.0.1:9", "-e", "a.csv", "-b", "botex.sqlite3"]
+    unreachable = run("botex", *common, "-u", "http://127.0.0.1:9", "-s", "widgets_pair", env=clean_env(), cwd=tmp_path)
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.strip() == "Error: oTree server at http://127.0.0.1:9 is not reachable"
+    unknown = run("botex", *common, *otree_options(otree_server), "-s", "no_such_game", env=clean_env(), cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert "unknown session config 'no_such_game'" in unknown.stderr and "widgets_pair" in unknown.stderr
+
+
+def test_botex_from_a_config_file_runs_the_session(otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path) -> None:
+    (tmp_path / "lab.env").write_text(
+        f"OTREE_SERVER_URL={otree_server.url}\nOTREE_REST_KEY={otree_server.rest_key}\n"
+        f"LLM_MODEL=openai/stand-in\nAPI_BASE={fake_llm.api_base}\nAPI_KEY=sk-from-the-config-file\n"
+        "OTREE_SESSION_CONFIG=widgets_pair\nBOTEX_DB=lab.sqlite3\n"
+    )
+    result = run("botex", "-c", "lab.env", "-e", "answers.csv", env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    participants = read_participants_from_botex_db(botex_db=str(tmp_path / "lab.sqlite3"))
+    assert len(participants) == 2 and {p["status"] for p in participants} == {"finished"}
+    answers = rows(tmp_path / "answers.csv")
+    assert len(answers) == 2 * 10 and all(row["reason"] for row in answers)
+    assert "bots 2/2 done" in result.stderr
+    assert "sk-from-the-config-file" not in result.stdout + result.stderr
+    assert set(fake_llm.authorizations) == {"Bearer sk-from-the-config-file"}
+
+
+def test_botex_asks_the_person_at_the_terminal(otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path) -> None:
+    arguments = ["-i", "-b", "botex.sqlite3", *otree_options(otree_server), "-a", fake_llm.api_base]
+    env = clean_env(BOTEX_WAIT_TIMEOUT="10")
+    child = pexpect.spawn(str(BIN / "botex"), arguments, env=env, cwd=str(tmp_path), encoding="utf-8", timeout=30)
+    child.logfile_read = transcript = io.StringIO()
+    try:
+        child.expect(r"LLM model .*: ")
+        child.sendline("openai/stand-in")
+        child.expect(r"API key for openai/stand-in \(OPENAI_API_KEY is not set\): ")
+        child.sendline("sk-typed-at-the-terminal")
+        child.expect(r"(\d+): widgets_pair\r\n")
+        widgets_pair = child.match.group(1)
+        child.expect(r"Session config \(number\): ")
+        child.sendline("99")
+        child.expect(r"not in the range")
+        child.sendline(widgets_pair)
+        child.expect(r"Human participants \[0\]: ")
+        child.sendline("1")
+        child.expect(r"human: (http\S+)")
+        child.expect(r"Enter to skip\): ", timeout=240)
+        child.sendline("answers.csv")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 1, transcript.getvalue()  # the bot's partner is a human who never came
+    participants = read_participants_from_botex_db(botex_db=str(tmp_path / "botex.sqlite3"))
+    assert sorted(p["is_human"] for p in participants) == [0, 1]
+    bot = next(p for p in participants if not p["is_human"])
+    assert bot["status"] == "abandoned"
+    assert rows(tmp_path / "answers.csv")  # what the bot answered before it waited in vain
+    assert "sk-typed-at-the-terminal" not in transcript.getvalue()
+    assert set(fake_llm.authorizations) == {"Bearer sk-typed-at-the-terminal"}
+
+
+def test_run_status_and_exports_on_one_machine(otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path) -> None:
+    env = clean_env(OTREE_SERVER_URL=otree_server.url, OTREE_REST_KEY=otree_server.rest_key,
+                    BOTEX_DB=str(tmp_path / "botex.sqlite3"), OPENAI_API_KEY="sk-test-run")
+    result = run("botex-cli", "run", "-s", "widgets_pair", "-p", "2", "-m", PRICED_MODEL, "-a", fake_llm.api_base,
+                 "-o", "data", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    session = result.stdout.split()[1].rstrip(":")
+    exported = {path.name for path in (tmp_path / "data").iterdir()}
+    assert {"botex_participants.csv", "botex_responses.csv", "otree_wide.csv", "otree_participant.csv"} <= exported
+    assert len(rows(tmp_path / "data" / "botex_responses.csv")) == 2 * 10
+
+    progress = json.loads(run("botex-cli", "status", session, "--json", env=env, cwd=tmp_path).stdout)[session]
+    assert progress["by_status"] == {"finished": 2}
+    assert progress["pages"] == 2 * 4
+    assert progress["prompt_tokens"] > 0
+    expected = estimated_cost(PRICED_MODEL, progress["prompt_tokens"], progress["completion_tokens"])
+    assert expected and progress["cost_usd"] == pytest.approx(expected)
+    table = run("botex-cli", "status", env=env, cwd=tmp_path).stdout.splitlines()
+    assert table[0].split() == ["session", "bots", "queued", "running", "finished", "failed", "abandoned",
+                                "pages", "answers", "calls", "tokens", "cost", "$"]
+    assert table[1].split()[:7] == [session, "2", "0", "0", "2", "0", "0"]
+
+    exported = run("botex-cli", "export", "conversations", "conversations.csv", "--session", session, env=env, cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    conversations = rows(tmp_path / "conversations.csv")
+    assert len(conversations) == 2
+    assert all(json.loads(row["bot_parms"])["model"] == PRICED_MODEL for row in conversations)
+    assert all("sk-test-run" not in row["bot_parms"] + row["conversation"] for row in conversations)
+
+
+def test_llamacpp_start_and_stop(local_model_paths: tuple[str, str], tmp_path: Path) -> None:
+    server, model = local_model_paths
+    env = clean_env(LLAMACPP_SERVER_PATH=server, LLAMACPP_LOCAL_LLM_PATH=model)
+    started = run("botex-cli", "llamacpp", "start", "--server-url", "http://127.0.0.1:18089", env=env, cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    pid = json.loads((tmp_path / "llamacpp.pid").read_text())["pid"]
+    assert Path(f"/proc/{pid}").exists()
+    again = run("botex-cli", "llamacpp", "start", env=env, cwd=tmp_path)
+    assert again.returncode == 1 and "llamacpp.pid exists" in again.stderr
+    stopped = run("botex-cli", "llamacpp", "stop", env=env, cwd=tmp_path)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not Path(f"/proc/{pid}").exists() and not (tmp_path / "llamacpp.pid").exists()
+    missing = run("botex-cli", "llamacpp", "stop", env=env, cwd=tmp_path)
+    assert missing.returncode == 1 and missing.stderr.strip().startswith("Error: llamacpp.pid does not exist")
