@@ -6,6 +6,7 @@ import click
 from dotenv import load_dotenv
 
 from botex_cli.export import export
+from botex_cli.flower import flower
 from botex_cli.llamacpp import llamacpp
 from botex_cli.retry import retry
 from botex_cli.run import run
@@ -23,5 +24,5 @@ def cli(env_file: str) -> None:
     load_dotenv(env_file, override=False)
 
 
-for command in (submit, worker, status, retry, run, export, llamacpp):
+for command in (submit, worker, status, retry, run, export, llamacpp, flower):
     cli.add_command(command)

@@ -13,16 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import select, text
 
 from botex_core import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
 from botex_core.store import Participant, get_engine, session_scope
 from tests.conftest import REPO, RunningOtree
 from tests.support.fake_llm import FakeLLM
-from tests.support.services import PostgresCluster, RedisServer
+from tests.support.services import PostgresCluster, RedisServer, free_port, wait_for_port
 
 BOTEX_CLI = str(Path(sys.executable).with_name("botex-cli"))
 QUEUE = "botex.openai"
+FLOWER_LOGIN = "researcher:flower-" + uuid.uuid4().hex[:8]
 
 
 @pytest.fixture
@@ -103,7 +105,25 @@ def wait_for(condition, timeout: float, message: str) -> None:
     pytest.fail(message)
 
 
-def test_three_sessions_of_four_bots_on_two_workers(fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM) -> None:
+@pytest.fixture
+def flower(fleet_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """Flower for the fleet behind basic auth; yields its URL."""
+    port = free_port()
+    env = {**fleet_env, "FLOWER_BASIC_AUTH": FLOWER_LOGIN}
+    with open(tmp_path / "flower.log", "w") as log:
+        process = subprocess.Popen([BOTEX_CLI, "flower", "--port", str(port)], env=env, cwd=REPO,
+                                   start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, 30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(20)
+
+
+def test_three_sessions_of_four_bots_on_two_workers(
+    fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM, flower: str
+) -> None:
     workers.start("one")
     workers.start("two")
     result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "4", "--sessions", "3",
@@ -121,6 +141,25 @@ def test_three_sessions_of_four_bots_on_two_workers(fleet_env: dict[str, str], w
     with session_scope(fleet_env["BOTEX_DB"]) as store:
         owners = set(store.scalars(select(Participant.status_reason)))
     assert owners == {None}
+    assert_flower_shows_the_fleet(flower, sessions, fleet_env)
+
+
+def assert_flower_shows_the_fleet(flower: str, sessions: list[str], fleet_env: dict[str, str]) -> None:
+    """Flower lists every bot task by session and participant, both workers, and no secret."""
+    login = tuple(FLOWER_LOGIN.split(":"))
+    assert requests.get(f"{flower}/api/tasks", timeout=10).status_code == 401
+    tasks = requests.get(f"{flower}/api/tasks", auth=login, timeout=10)
+    assert tasks.ok
+    bots = {(task["name"], task["state"]) for task in tasks.json().values()}
+    with session_scope(fleet_env["BOTEX_DB"]) as store:
+        expected = {(f"bot {row.session_id}/{row.participant_id}", "SUCCESS")
+                    for row in store.scalars(select(Participant).where(Participant.session_id.in_(sessions)))}
+    assert len(expected) == 12 and bots == expected
+    workers = requests.get(f"{flower}/api/workers", params={"refresh": "1"}, auth=login, timeout=30)
+    assert {"one@test", "two@test"} <= set(workers.json())
+    shown = tasks.text + workers.text
+    for secret in (fleet_env["OPENAI_API_KEY"], fleet_env["OTREE_REST_KEY"], FLOWER_LOGIN.split(":")[1]):
+        assert secret not in shown
 
 
 def test_a_killed_worker_hands_its_bot_to_another(fleet_env: dict[str, str], workers: Workers) -> None:
