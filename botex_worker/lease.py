@@ -30,11 +30,7 @@ def claim(botex_db: str | None, session_id: str, participant_id: str, owner: str
             Participant.session_id == session_id,
             Participant.participant_id == participant_id,
             or_(Participant.status.is_(None), Participant.status.not_in(_ENDED)),
-            or_(
-                Participant.lease_owner.is_(None),
-                Participant.lease_owner == owner,
-                Participant.lease_expires_at < now,
-            ),
+            or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < now),
         )
         .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
     )
@@ -74,11 +70,12 @@ def _held_by(session_id: str, participant_id: str, owner: str) -> Update:
 
 
 class LeaseKeeper:
-    """Renews a lease in the background until stopped."""
+    """Renews a lease in the background until stopped; ``lost`` is set when another owner took it."""
 
     def __init__(self, botex_db: str | None, session_id: str, participant_id: str, owner: str, seconds: float) -> None:
         self._arguments = (botex_db, session_id, participant_id, owner, seconds)
         self._stop = threading.Event()
+        self.lost = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"lease-{participant_id}")
 
     def __enter__(self) -> LeaseKeeper:
@@ -96,5 +93,7 @@ class LeaseKeeper:
             try:
                 if not renew(*self._arguments):
                     logger.error("lost the lease on participant %s", self._arguments[2])
+                    self.lost.set()
+                    return
             except Exception:  # noqa: BLE001 - a failed renewal is retried at the next interval
                 logger.exception("could not renew the lease on participant %s", self._arguments[2])

@@ -4,8 +4,12 @@ Celery's own ``rate_limit`` only spaces task starts within one worker; LLM
 providers limit a whole account. Here every LLM call of every worker asks the
 queue's limiter first. The limiter keeps a sliding 60-second log: in Redis,
 updated by one atomic script (Redis's clock, so hosts need not agree), or in
-memory for embedded mode. No 60-second window ever holds more requests than
-the limit. A 429 from the provider holds the whole queue for a cool-down.
+memory for embedded mode. A request counts from the moment it is granted and,
+once its reply is in, for a full window after the reply: however long a
+request takes to reach the provider, no 60-second window there holds more
+requests than the limit (unless one request spends longer than the window on
+its way). The whole limit may go out at once (burst) when a queue was idle.
+A 429 from the provider holds the whole queue for a cool-down.
 
 ``BOTEX_RATE_LIMITS`` sets the limits, for example
 ``botex.openai=500rpm,200000tpm;botex.llamacpp=30rpm``.
@@ -19,7 +23,6 @@ import re
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 
 from botex_core.errors import ConfigurationError
@@ -70,30 +73,35 @@ if hold > 0 then return {hold, now} end
 local window, rpm, tpm, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local requests, used, oldest = 0, 0, nil
+local requests, used = #entries / 2, 0
 for i = 1, #entries, 2 do
-  local kind, amount = string.match(entries[i], '^(%a):[^:]+:(%-?%d+)$')
-  used = used + tonumber(amount)
-  if kind == 'r' then
-    requests = requests + 1
-    if oldest == nil then oldest = tonumber(entries[i + 1]) end
-  end
+  used = used + tonumber(string.match(entries[i], ':(%d+)$'))
 end
 if (rpm > 0 and requests >= rpm) or (tpm > 0 and requests > 0 and used + tokens > tpm) then
-  return {math.max(10, (oldest or now) + window - now), now}
+  return {math.max(10, tonumber(entries[2]) + window - now), now}
 end
-redis.call('ZADD', KEYS[1], now, 'r:' .. ARGV[5] .. ':' .. tokens)
+redis.call('ZADD', KEYS[1], now, ARGV[5] .. ':' .. tokens)
 redis.call('PEXPIRE', KEYS[1], window * 2)
 return {0, now}
 """
 
-_SETTLE = """
+_FINISH = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, 't:' .. ARGV[1] .. ':' .. ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], now, ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
 return 0
 """
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Leave for one request: its id in the log, the tokens it was granted for, and when (epoch seconds)."""
+
+    request_id: str
+    tokens: int
+    granted_at: float
 
 
 class RedisRateLimiter:
@@ -107,23 +115,27 @@ class RedisRateLimiter:
         self._window_ms = int(window_seconds * 1000)
         self._keys = [f"botex:ratelimit:{queue}:log", f"botex:ratelimit:{queue}:hold"]
         self._acquire = client.register_script(_ACQUIRE)
-        self._settle = client.register_script(_SETTLE)
+        self._finish = client.register_script(_FINISH)
         self._client = client
 
-    def acquire(self, tokens: int) -> float:
-        """Block until the request may go; return when it was granted (Redis's clock, epoch seconds)."""
+    def acquire(self, tokens: int) -> Grant:
+        """Block until the request may go; the grant says when (Redis's clock)."""
+        request_id = uuid.uuid4().hex
         while True:
             wait_ms, now_ms = self._acquire(
                 keys=self._keys,
-                args=[self._window_ms, self._limits.requests, self._limits.tokens, tokens, uuid.uuid4().hex],
+                args=[self._window_ms, self._limits.requests, self._limits.tokens, tokens, request_id],
             )
             if int(wait_ms) <= 0:
-                return int(now_ms) / 1000
+                return Grant(request_id, tokens, int(now_ms) / 1000)
             time.sleep(int(wait_ms) / 1000)
 
-    def settle(self, estimated: int, actual: int) -> None:
-        if actual != estimated:
-            self._settle(keys=self._keys[:1], args=[uuid.uuid4().hex, actual - estimated, self._window_ms])
+    def finish(self, grant: Grant, tokens: int) -> None:
+        """The reply is in: count the request from now on, with the tokens it really used."""
+        self._finish(
+            keys=self._keys[:1],
+            args=[f"{grant.request_id}:{grant.tokens}", f"{grant.request_id}:{max(tokens, 0)}", self._window_ms],
+        )
 
     def slow_down(self) -> None:
         self._client.set(self._keys[1], "429", px=int(COOL_DOWN_SECONDS * 1000))
@@ -136,23 +148,26 @@ class MemoryRateLimiter:
     def __init__(self, limits: Limits, window_seconds: float = WINDOW_SECONDS) -> None:
         self._limits = limits
         self._window = window_seconds
-        self._log: deque[tuple[float, int, bool]] = deque()  # (time, tokens, is a request)
+        self._log: dict[str, tuple[float, int]] = {}  # request id -> (counted since, tokens), oldest first
         self._hold_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self, tokens: int) -> float:
-        """Block until the request may go; return when it was granted (epoch seconds)."""
+    def acquire(self, tokens: int) -> Grant:
+        """Block until the request may go; the grant says when."""
+        request_id = uuid.uuid4().hex
         while True:
             with self._lock:
                 wait = self._wait(tokens)
                 if wait <= 0:
-                    self._log.append((time.monotonic(), tokens, True))
-                    return time.time()
+                    self._log[request_id] = (time.monotonic(), tokens)
+                    return Grant(request_id, tokens, time.time())
             time.sleep(wait)
 
-    def settle(self, estimated: int, actual: int) -> None:
+    def finish(self, grant: Grant, tokens: int) -> None:
+        """The reply is in: count the request from now on, with the tokens it really used."""
         with self._lock:
-            self._log.append((time.monotonic(), actual - estimated, False))
+            self._log.pop(grant.request_id, None)
+            self._log[grant.request_id] = (time.monotonic(), max(tokens, 0))
 
     def slow_down(self) -> None:
         with self._lock:
@@ -162,14 +177,16 @@ class MemoryRateLimiter:
         now = time.monotonic()
         if now < self._hold_until:
             return self._hold_until - now
-        while self._log and self._log[0][0] <= now - self._window:
-            self._log.popleft()
-        requests = [entry for entry in self._log if entry[2]]
-        used = sum(entry[1] for entry in self._log)
-        over_requests = self._limits.requests and len(requests) >= self._limits.requests
-        over_tokens = self._limits.tokens and requests and used + tokens > self._limits.tokens
+        for request_id, (since, _) in list(self._log.items()):
+            if since > now - self._window:
+                break
+            del self._log[request_id]
+        used = sum(count for _, count in self._log.values())
+        over_requests = self._limits.requests and len(self._log) >= self._limits.requests
+        over_tokens = self._limits.tokens and self._log and used + tokens > self._limits.tokens
         if over_requests or over_tokens:
-            return max(0.01, requests[0][0] + self._window - now)
+            oldest = next(iter(self._log.values()))[0]
+            return max(0.01, oldest + self._window - now)
         return 0.0
 
 

@@ -8,6 +8,7 @@ infrastructure failed. The task body only plays the bot.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import asdict
 from typing import Any
 
@@ -31,11 +32,15 @@ class BotTask(Task):
 
     acks_late = True
     reject_on_worker_lost = True
+    # Waiting for another worker's bot may take many retries; infrastructure
+    # faults are counted separately, in the task's argument.
+    max_retries = None
 
     def play(self, bot: dict[str, Any]) -> dict[str, Any]:
         fleet = FleetSettings()
         settings = BotSettings(**bot["settings"], api_key=keyring.recall(bot.get("api_key_ref")))
-        owner = f"{self.request.hostname}/{self.request.id}"
+        # A redelivered message keeps its task id, so each run gets an owner of its own.
+        owner = f"{self.request.hostname}/{self.request.id}/{uuid.uuid4().hex[:8]}"
         key = (settings.botex_db, settings.session_id, settings.participant_id)
         if not claim(*key, owner, fleet.lease_seconds):
             if has_ended(*key):
@@ -43,13 +48,14 @@ class BotTask(Task):
                 return {"status": "skipped"}
             # Another worker holds the lease: leave the bot alone, and look again
             # once that lease could have expired (its worker may have died).
-            raise self.retry(countdown=fleet.lease_seconds, max_retries=None)
-        with LeaseKeeper(*key, owner, fleet.lease_seconds):
-            outcome = run_bot(settings, limiter_for(bot["queue"]))
-        if outcome.retryable and self.request.retries < fleet.task_retries:
-            attempt = self.request.retries + 1
-            _requeue(settings, f"retry {attempt} of {fleet.task_retries} after: {outcome.reason}")
-            raise self.retry(countdown=fleet.retry_backoff * 2 ** self.request.retries, max_retries=fleet.task_retries)
+            raise self.retry(countdown=fleet.lease_seconds)
+        with LeaseKeeper(*key, owner, fleet.lease_seconds) as lease:
+            outcome = run_bot(settings, limiter_for(bot["queue"]), lease.lost.is_set)
+        failures = bot.get("infrastructure_failures", 0)
+        if outcome.retryable and failures < fleet.task_retries:
+            _requeue(settings, f"retry {failures + 1} of {fleet.task_retries} after: {outcome.reason}")
+            raise self.retry(args=[{**bot, "infrastructure_failures": failures + 1}],
+                             countdown=fleet.retry_backoff * 2 ** failures)
         return _result(outcome)
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:

@@ -52,11 +52,11 @@ class Workers:
         self.log_folder = log_folder
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, concurrency: int = 3) -> None:
+    def start(self, name: str, concurrency: int = 3, **extra_env: str) -> None:
         with open(self.log_folder / f"{name}.log", "a") as log:
             self.processes[name] = subprocess.Popen(
                 [BOTEX_CLI, "worker", "-Q", QUEUE, "-c", str(concurrency), "-n", f"{name}@test", "-l", "INFO"],
-                env=self.env, cwd=REPO, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
+                env={**self.env, **extra_env}, cwd=REPO, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
             )
 
     def logs(self) -> str:
@@ -212,3 +212,23 @@ def test_submit_without_a_broker_is_a_clear_error(otree_server: RunningOtree) ->
     result = cli(env, "submit", "-s", "widgets_pair", "-p", "2")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == "Error: BOTEX_BROKER_URL is not set: there is no fleet to submit to (use 'botex-cli run')"
+
+
+RATE_LIMIT = 30  # requests per minute
+WINDOW = 60.0
+
+
+def test_three_workers_hold_one_rate_limit(fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM) -> None:
+    for name in ("one", "two", "three"):
+        workers.start(name, concurrency=4, BOTEX_RATE_LIMITS=f"{QUEUE}={RATE_LIMIT}rpm")
+    result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "2", "--sessions", "6",
+                 "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait", timeout=600)
+    assert result.returncode == 0, result.stderr + workers.logs()
+    arrivals = sorted(fake_llm.arrivals)
+    assert len(arrivals) > 2 * RATE_LIMIT, "too few LLM calls to fill two windows"
+    busiest = max(sum(1 for t in arrivals if start <= t < start + WINDOW) for start in arrivals)
+    assert busiest <= RATE_LIMIT, f"{busiest} requests in one {WINDOW:.0f}-s window"
+    first_two_minutes = sum(1 for t in arrivals if t < arrivals[0] + 2 * WINDOW)
+    assert first_two_minutes >= 0.9 * 2 * RATE_LIMIT, f"{first_two_minutes} requests in the first two minutes"
+    print(f"rate limit {RATE_LIMIT}/min: busiest window {busiest}, first two minutes {first_two_minutes} "
+          f"({first_two_minutes / (2 * RATE_LIMIT):.0%} of the limit), {len(arrivals)} calls")

@@ -22,7 +22,7 @@ def granted_times(limiter: RedisRateLimiter | MemoryRateLimiter) -> list[float]:
     stamps: list[float] = []
     deadline = time.time() + RUN_SECONDS
     while time.time() < deadline:
-        stamps.append(limiter.acquire(10))
+        stamps.append(limiter.acquire(10).granted_at)
     return [stamp for stamp in stamps if stamp < stamps[0] + RUN_SECONDS]
 
 
@@ -76,12 +76,25 @@ def test_the_memory_limiter_holds_the_same_limit() -> None:
     assert_limit_held(stamps)
 
 
-def test_token_limits_count_settled_use() -> None:
-    limiter = MemoryRateLimiter(Limits(tokens=100), window_seconds=WINDOW)
-    limiter.acquire(10)
-    limiter.settle(10, 95)  # the call really used 95 tokens
+def test_tokens_and_requests_count_from_the_reply() -> None:
+    limiter = MemoryRateLimiter(Limits(requests=2, tokens=100), window_seconds=WINDOW)
+    grant = limiter.acquire(10)
+    time.sleep(WINDOW / 2)
+    limiter.finish(grant, 95)  # the call took half a window and really used 95 tokens
     started = time.monotonic()
     limiter.acquire(10)
+    waited = time.monotonic() - started
+    assert WINDOW * 0.9 <= waited <= WINDOW * 1.2, f"waited {waited:.2f} s for a window counted from the reply"
+
+
+def test_redis_limiter_counts_from_the_reply(redis_server: RedisServer) -> None:
+    limiter = RedisRateLimiter(redis_server.url, "botex.reply", Limits(requests=1), window_seconds=WINDOW)
+    grant = limiter.acquire(10)
+    time.sleep(WINDOW / 2)
+    limiter.finish(grant, 12)
+    started = time.monotonic()
+    second = limiter.acquire(10)
+    assert second.granted_at - grant.granted_at >= WINDOW * 1.45
     assert time.monotonic() - started >= WINDOW * 0.9
 
 

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,10 @@ _PARTICIPANT_CODE = re.compile(r"/InitializeParticipant/([^/?#]+)")
 
 class Abandoned(BotexError):
     """The bot waited on a wait page for longer than it may."""
+
+
+class Superseded(BotexError):
+    """Another runner took the participant over (this one lost its lease); this one stops quietly."""
 
 
 @dataclass(frozen=True)
@@ -85,10 +90,14 @@ def participant_code(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def run_bot(settings: BotSettings, limiter: RateLimiter | None = None) -> BotOutcome:
+def run_bot(
+    settings: BotSettings, limiter: RateLimiter | None = None, superseded: Callable[[], bool] = lambda: False
+) -> BotOutcome:
     """Play one participant to the end and record everything; return how it ended.
 
     ``limiter`` paces the bot's LLM calls (the fleet shares one per queue).
+    ``superseded`` tells when another runner has taken the participant over:
+    the bot then stops before its next page and leaves the store to that runner.
     """
     prompts = build_prompts(settings.user_prompts)
     recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id)
@@ -111,18 +120,22 @@ def run_bot(settings: BotSettings, limiter: RateLimiter | None = None) -> BotOut
                 dialogue.start()
             else:
                 logger.info("%s: resuming on %s", name, page.name)
-            _play(browser, page, dialogue, recorder, settings, name)
-    except Abandoned as exc:
-        recorder.end(BotStatus.ABANDONED, str(exc))
-        logger.warning("%s abandoned: %s", name, exc)
-        return BotOutcome(BotStatus.ABANDONED, str(exc))
+            _play(browser, page, dialogue, recorder, settings, name, superseded)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
+        if isinstance(exc, Superseded) or superseded():
+            # The participant's store rows belong to the runner that took over.
+            logger.error("%s stops: another runner took the participant over (this one lost its lease)", name)
+            return BotOutcome(BotStatus.RUNNING, "lost its lease to another runner")
+        recorder.save_conversation(dialogue.messages, settings.bot_parms())
+        if isinstance(exc, Abandoned):
+            recorder.end(BotStatus.ABANDONED, str(exc))
+            logger.warning("%s abandoned: %s", name, exc)
+            return BotOutcome(BotStatus.ABANDONED, str(exc))
         reason = str(exc) if isinstance(exc, BotexError) else f"{type(exc).__name__}: {exc}"
         recorder.end(BotStatus.FAILED, reason)
         logger.error("%s failed: %s", name, reason)
         return BotOutcome(BotStatus.FAILED, reason, _is_infrastructure(exc))
-    finally:
-        recorder.save_conversation(dialogue.messages, settings.bot_parms())
+    recorder.save_conversation(dialogue.messages, settings.bot_parms())
     confused = dialogue.confused_replies
     reason = f"stayed confused on {confused} prompt(s)" if confused else None
     recorder.end(BotStatus.FINISHED, reason)
@@ -130,9 +143,14 @@ def run_bot(settings: BotSettings, limiter: RateLimiter | None = None) -> BotOut
     return BotOutcome(BotStatus.FINISHED, reason)
 
 
-def _play(browser: Browser, page: Page, dialogue: Dialogue, recorder: BotRecorder, settings: BotSettings, name: str) -> None:
+def _play(
+    browser: Browser, page: Page, dialogue: Dialogue, recorder: BotRecorder, settings: BotSettings, name: str,
+    superseded: Callable[[], bool],
+) -> None:
     while True:
         page = _through_wait_pages(browser, page, settings.wait_timeout)
+        if superseded():
+            raise Superseded("lost its lease")
         if page.is_last:
             if page.app is None and "OutOfRangeNotification" not in page.url:
                 raise BotexError(f"reached a page that is not part of the study: '{page.title}' at {page.url}")

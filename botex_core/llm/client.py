@@ -36,11 +36,11 @@ _json_object_lock = threading.Lock()
 class RateLimiter(Protocol):
     """Paces LLM calls: requests and tokens per minute, shared by many bots."""
 
-    def acquire(self, tokens: int) -> float:
-        """Block until a request of about ``tokens`` prompt tokens may go; return when it was granted."""
+    def acquire(self, tokens: int) -> Any:
+        """Block until a request of about ``tokens`` tokens may go; return the grant."""
 
-    def settle(self, estimated: int, actual: int) -> None:
-        """Correct the count of tokens once the real use is known."""
+    def finish(self, grant: Any, tokens: int) -> None:
+        """The request is over: count it from now on, with the tokens it really used."""
 
     def slow_down(self) -> None:
         """The provider answered 429: hold every request of the queue for a while."""
@@ -104,12 +104,13 @@ class LLMClient:
             request = self._request(messages, schema, name)
             exchange = Exchange(request=_recordable(request))
             estimate = _estimated_tokens(messages)
-            if self.limiter:
-                self.limiter.acquire(estimate)
+            grant = self.limiter.acquire(estimate) if self.limiter else None
             started = time.monotonic()
             try:
                 response = litellm.completion(**request, **self._secrets())
             except Exception as exc:  # noqa: BLE001 - LiteLLM maps providers' errors to many classes
+                if self.limiter:
+                    self.limiter.finish(grant, estimate)
                 exchange.latency_seconds = time.monotonic() - started
                 exchange.error = f"{type(exc).__name__}: {_short(str(exc))}"
                 self.record(exchange)
@@ -139,7 +140,7 @@ class LLMClient:
             exchange.prompt_tokens = getattr(usage, "prompt_tokens", None)
             exchange.completion_tokens = getattr(usage, "completion_tokens", None)
             if self.limiter:
-                self.limiter.settle(estimate, (exchange.prompt_tokens or 0) + (exchange.completion_tokens or 0))
+                self.limiter.finish(grant, (exchange.prompt_tokens or 0) + (exchange.completion_tokens or 0) or estimate)
             self.record(exchange)
             return exchange
 

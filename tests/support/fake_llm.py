@@ -73,6 +73,7 @@ class FakeLLM:
         self.json_object_only = json_object_only
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
+        self.arrivals: list[float] = []
         self._faults: deque[dict[str, Any]] = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -120,6 +121,7 @@ class FakeLLM:
                 with fake._lock:
                     fake.requests.append(body)
                     fake.authorizations.append(self.headers.get("authorization"))
+                    fake.arrivals.append(time.time())
                 fake_reply(fake, self, body)
 
             def do_GET(self) -> None:
