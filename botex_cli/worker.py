@@ -10,7 +10,8 @@ import click
               help="Comma-separated queues to take bots from [env BOTEX_WORKER_QUEUES].")
 @click.option("-c", "--concurrency", envvar="BOTEX_WORKER_CONCURRENCY", type=click.IntRange(min=1), default=4, show_default=True,
               help="Bots at once (each runs a browser: about 4 per 2 cores) [env BOTEX_WORKER_CONCURRENCY].")
-@click.option("-n", "--hostname", default=None, help="Worker name (default: botex@<host>-<pid>).")
+@click.option("-n", "--hostname", envvar="BOTEX_WORKER_NAME", default=None,
+              help="Worker name; %h is the host name (default: botex@<host>-<pid>) [env BOTEX_WORKER_NAME].")
 @click.option("-l", "--loglevel", default="INFO", show_default=True)
 def worker(queues: str, concurrency: int, hostname: str | None, loglevel: str) -> None:
     """Run a worker of the fleet (needs BOTEX_BROKER_URL)."""

@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that botex-fleet runs against: Chromium and its
-# driver for the bots, Redis for the fleet's broker, PostgreSQL for the fleet's
-# store, cmake and g++ to build llama.cpp. Quick when everything is installed.
+# Installs the Debian packages that botex-fleet runs against. Quick when
+# everything is installed.
+#   setup-system.sh          everything the demo and the tests use: Chromium and
+#                            its driver for the bots, Redis (broker), PostgreSQL
+#                            (store), cmake and g++ to build llama.cpp, and
+#                            kubectl (for `kubectl kustomize`) unless present
+#   setup-system.sh worker   what a fleet worker needs: Chromium and its driver
 set -euo pipefail
 
-packages=(chromium chromium-driver redis-server postgresql cmake g++)
+case "${1:-all}" in
+    all)
+        packages=(chromium chromium-driver redis-server postgresql cmake g++)
+        command -v kubectl >/dev/null || packages+=(kubernetes-client)
+        ;;
+    worker) packages=(chromium chromium-driver) ;;
+    *) echo "usage: setup-system.sh [all|worker]" >&2; exit 2 ;;
+esac
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -1,0 +1,21 @@
+# llama.cpp's llama-server with the SmolLM2-135M-Instruct model, built from
+# source by the same set-up script the tests use (compose profile "local-llm").
+# Built from the repository root:
+#   docker build -f deploy/llamacpp.Dockerfile -t botex-fleet-llamacpp .
+FROM python:3.11-slim-bookworm
+
+ENV DEBIAN_FRONTEND=noninteractive BOTEX_CACHE_DIR=/opt/llamacpp BOTEX_VENV=/opt/llamacpp/venv
+COPY scripts/setup-llamacpp.sh /opt/setup/scripts/
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends cmake g++ >/dev/null \
+    && python3 -m venv "$BOTEX_VENV" \
+    && bash /opt/setup/scripts/setup-llamacpp.sh | tail -n 2 > /opt/llamacpp/paths \
+    && ln -s "$(sed -n 1p /opt/llamacpp/paths)" /usr/local/bin/llama-server \
+    && ln -s "$(sed -n 2p /opt/llamacpp/paths)" /opt/llamacpp/model.gguf \
+    && rm -rf /var/lib/apt/lists/* /root/.cache/pip
+
+RUN useradd --create-home --uid 10003 --shell /usr/sbin/nologin llama
+USER llama
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://localhost:8080/health')" || exit 1
+CMD ["llama-server", "--model", "/opt/llamacpp/model.gguf", "--host", "0.0.0.0", "--port", "8080", "--parallel", "2", "--ctx-size", "16384"]
