@@ -68,7 +68,7 @@ def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = N
 class FakeLLM:
     """The server: start it, point LiteLLM at ``api_base``, queue faults, read what it saw."""
 
-    def __init__(self, latency: float = 0.0, json_object_only: bool = False) -> None:
+    def __init__(self, latency: float = 0.0, json_object_only: bool = False, host: str = "127.0.0.1", port: int = 0) -> None:
         self.latency = latency
         self.json_object_only = json_object_only
         self.requests: list[dict[str, Any]] = []
@@ -76,13 +76,14 @@ class FakeLLM:
         self.arrivals: list[float] = []
         self._faults: deque[dict[str, Any]] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
 
     def start(self) -> FakeLLM:
         self._thread.start()
@@ -197,8 +198,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run the stand-in LLM server.")
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--json-object-only", action="store_true")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
     arguments = parser.parse_args()
-    server = FakeLLM(arguments.latency, arguments.json_object_only).start()
+    server = FakeLLM(arguments.latency, arguments.json_object_only, arguments.host, arguments.port).start()
     print(server.api_base, flush=True)
     threading.Event().wait()
 

@@ -79,7 +79,7 @@ class PostgresCluster:
 
     @classmethod
     def start(cls) -> PostgresCluster:
-        bin_dir = _postgres_bin_dir()
+        bin_dir = postgres_bin_dir()
         root = tempfile.mkdtemp(prefix="botex-pg-")
         data_dir = os.path.join(root, "data")
         run_as: list[str] = []
@@ -117,7 +117,8 @@ class PostgresCluster:
         shutil.rmtree(os.path.dirname(self.data_dir), ignore_errors=True)
 
 
-def _postgres_bin_dir() -> str:
+def postgres_bin_dir() -> str:
+    """The bin folder of the newest installed PostgreSQL."""
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if candidates:
         return os.path.dirname(candidates[-1])
