@@ -20,6 +20,7 @@ from botex_core import init_otree_session, read_participants_from_botex_db, read
 from botex_core.store import Participant, get_engine, session_scope
 from tests.conftest import REPO, RunningOtree
 from tests.support.fake_llm import FakeLLM
+from tests.support.waiting import wait_for
 from tests.support.services import PostgresCluster, RedisServer, free_port, wait_for_port
 
 BOTEX_CLI = str(Path(sys.executable).with_name("botex-cli"))
@@ -94,15 +95,6 @@ def cli(env: dict[str, str], *arguments: str, timeout: float = 300) -> subproces
         return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as expired:
         return subprocess.CompletedProcess(command, -1, expired.stdout or "", f"timed out after {timeout} s\n{expired.stderr or ''}")
-
-
-def wait_for(condition, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    pytest.fail(message)
 
 
 @pytest.fixture

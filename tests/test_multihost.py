@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from botex_core import init_otree_session, read_participants_from_botex_db, read
 from botex_core.store import dispose_engines, get_engine
 from tests.conftest import EXAMPLE_PROJECT, REPO
 from tests.support.netns import Network
+from tests.support.waiting import wait_for
 from tests.support.services import postgres_bin_dir
 
 BIN = Path(sys.executable).parent
@@ -64,15 +64,6 @@ class Fleet:
         process.wait()
 
 
-def wait_until(condition, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    pytest.fail(message)
-
-
 def wait_for_http(url: str, timeout: float) -> None:
     import requests
 
@@ -82,7 +73,7 @@ def wait_for_http(url: str, timeout: float) -> None:
         except requests.RequestException:
             return False
 
-    wait_until(answers, timeout, f"{url} did not answer")
+    wait_for(answers, timeout, f"{url} did not answer")
 
 
 def start_postgres(fleet: Fleet) -> str:
@@ -99,7 +90,7 @@ def start_postgres(fleet: Fleet) -> str:
     fleet.start("postgres", SERVICES, [*as_postgres, f"{bin_dir}/postgres", "-D", str(root / "data"), "-p", "5432",
                                        "-k", str(root), "-c", f"listen_addresses={fleet.services_address}", "-c", "fsync=off"])
     address = fleet.services_address
-    wait_until(lambda: subprocess.run(fleet.network.run_in(SERVICES, [f"{bin_dir}/pg_isready", "-h", address, "-p", "5432"]),
+    wait_for(lambda: subprocess.run(fleet.network.run_in(SERVICES, [f"{bin_dir}/pg_isready", "-h", address, "-p", "5432"]),
                                       capture_output=True).returncode == 0, 60, "PostgreSQL did not start")
     with psycopg.connect(f"host={address} port=5432 user=postgres", autocommit=True) as connection:
         connection.execute("CREATE DATABASE botex")
@@ -165,11 +156,11 @@ def statuses(fleet: Fleet, session: str) -> list[str]:
 def test_bots_finish_across_hosts_and_survive_a_cut_link(fleet: Fleet) -> None:
     fleet.start_worker("first", FIRST)
     fleet.start_worker("second", SECOND)
-    wait_until(lambda: all(" ready." in fleet.log(worker) for worker in ("first", "second")), 60, "workers did not start")
+    wait_for(lambda: all(" ready." in fleet.log(worker) for worker in ("first", "second")), 60, "workers did not start")
 
     session = new_session(fleet, 8)  # more bots than one worker has slots
     submit(fleet, session)
-    wait_until(lambda: statuses(fleet, session) == ["finished"] * 8, 240,
+    wait_for(lambda: statuses(fleet, session) == ["finished"] * 8, 240,
                f"the bots did not finish across the hosts:\n{fleet.log('first')[-2000:]}\n{fleet.log('second')[-2000:]}")
     for worker in ("first", "second"):
         assert f"Task bot {session}/" in fleet.log(worker) and "succeeded" in fleet.log(worker), f"{worker} ran no bot"
@@ -185,9 +176,9 @@ def test_bots_finish_across_hosts_and_survive_a_cut_link(fleet: Fleet) -> None:
                 "AND a.participant_id = p.participant_id)"), {"s": session}).scalar()
         return owned > 0
 
-    wait_until(first_is_mid_bot, 120, "the first worker never had a bot half done")
+    wait_for(first_is_mid_bot, 120, "the first worker never had a bot half done")
     fleet.network.cut(FIRST)
-    wait_until(lambda: statuses(fleet, session) == ["finished"] * 4, 300,
+    wait_for(lambda: statuses(fleet, session) == ["finished"] * 4, 300,
                f"the second worker did not finish the cut-off bots:\n{fleet.log('second')[-3000:]}")
     rows = read_participants_from_botex_db(session, fleet.env["BOTEX_DB"])
     assert any(row["attempts"] >= 2 for row in rows), "no bot was resumed"
