@@ -21,6 +21,9 @@ from typing import Any, Protocol
 from botex_core.errors import BotexError
 
 logger = logging.getLogger(__name__)
+# LiteLLM reports every call at INFO; the bots' own log and the store say what matters.
+for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
