@@ -7,12 +7,14 @@ import os
 import socket
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from celery.result import AsyncResult
 from celery.worker import WorkController
+from sqlalchemy import or_, update
 from sqlalchemy.engine import make_url
 
 from botex_core.bot.prompts import build_prompts
@@ -67,15 +69,17 @@ def enqueue(bots: list[BotSettings], queue: str | None = None, api_key: str | No
     if api_key and not FleetSettings().embedded:
         raise ConfigurationError("an API key cannot be sent to fleet workers: set it in the workers' environment")
     reference = keyring.remember(api_key) if api_key else None
+    _mark_queued(bots)
     results = []
-    for bot in bots:
-        target = queue_for(bot.model, queue)
-        _mark_queued(bot)
-        results.append(run_bot_task.apply_async(
-            args=[task_arguments(bot, target, reference)],
-            queue=target,
-            shadow=f"bot {bot.session_id}/{bot.participant_id}",
-        ))
+    with app.producer_or_acquire() as producer:  # one broker connection for all of them
+        for bot in bots:
+            target = queue_for(bot.model, queue)
+            results.append(run_bot_task.apply_async(
+                args=[task_arguments(bot, target, reference)],
+                queue=target,
+                shadow=f"bot {bot.session_id}/{bot.participant_id}",
+                producer=producer,
+            ))
     logger.info("queued %d bot(s)", len(bots))
     return results
 
@@ -122,9 +126,20 @@ def embedded_worker(queues: list[str], concurrency: int) -> Iterator[WorkControl
         thread.join(30)
 
 
-def _mark_queued(bot: BotSettings) -> None:
-    with session_scope(bot.botex_db) as session:
-        participant = session.get(Participant, (bot.session_id, bot.participant_id))
-        if participant is not None and participant.status != BotStatus.RUNNING.value:
-            participant.status = BotStatus.QUEUED.value
-            participant.status_reason = None
+def _mark_queued(bots: list[BotSettings]) -> None:
+    """Mark the bots queued (one statement per database and session), unless one is running."""
+    groups: dict[tuple[str | None, str], list[str]] = defaultdict(list)
+    for bot in bots:
+        groups[(bot.botex_db, bot.session_id)].append(bot.participant_id)
+    for (botex_db, session_id), participant_ids in groups.items():
+        with session_scope(botex_db) as session:
+            for start in range(0, len(participant_ids), 1000):  # SQLite limits a statement's parameters
+                session.execute(
+                    update(Participant)
+                    .where(
+                        Participant.session_id == session_id,
+                        Participant.participant_id.in_(participant_ids[start:start + 1000]),
+                        or_(Participant.status.is_(None), Participant.status != BotStatus.RUNNING.value),
+                    )
+                    .values(status=BotStatus.QUEUED.value, status_reason=None)
+                )
