@@ -18,9 +18,7 @@ import argparse
 import logging
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,8 +28,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.support.workers import QUEUE, Workers  # noqa: E402
+
 WORKER_CONCURRENCY = 2
-QUEUE = "botex.openai"
 
 
 def configure(redis_url: str, botex_db: str) -> None:
@@ -66,38 +65,16 @@ def enqueue_seconds(count: int) -> tuple[float, float]:
     return ours, plain
 
 
-class Workers:
-    """``botex-cli worker`` processes, each in its own process group."""
+def start_workers(workers: Workers, count: int) -> None:
+    """Start ``count`` workers of WORKER_CONCURRENCY bots and wait until they all answer a ping."""
+    from botex_worker.app import app
 
-    def __init__(self, log_folder: Path) -> None:
-        self.log_folder = log_folder
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self, count: int) -> None:
-        from botex_worker.app import app
-
-        for _ in range(count):
-            with open(self.log_folder / f"worker{len(self.processes)}.log", "w") as log:
-                self.processes.append(subprocess.Popen(
-                    [str(Path(sys.executable).with_name("botex-cli")), "worker", "-Q", QUEUE,
-                     "-c", str(WORKER_CONCURRENCY), "-n", f"bench{len(self.processes)}@%h", "-l", "WARNING"],
-                    start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
-                ))
-        deadline = time.monotonic() + 60
-        while len(app.control.ping(timeout=1.0)) < len(self.processes):
-            if time.monotonic() > deadline:
-                raise SystemExit(f"workers did not start; see {self.log_folder}")
-
-    def stop(self) -> None:
-        for process in self.processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.processes.clear()
+    for number in range(count):
+        workers.start(f"bench{number}", concurrency=WORKER_CONCURRENCY)
+    deadline = time.monotonic() + 60
+    while len(app.control.ping(timeout=1.0)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"workers did not start:\n{workers.logs()}")
 
 
 def start_delays(sessions: int, api_base: str) -> tuple[list[float], list[float]]:
@@ -132,7 +109,7 @@ def bots_per_minute(workers: Workers, count: int, bots: int, api_base: str, late
     from botex_core.progress import session_progress
     from botex_worker.dispatch import enqueue, session_bots, wait_until_ended
 
-    workers.start(count)
+    start_workers(workers, count)
     try:
         sessions = [botex_core.init_otree_session("widgets_pair", 2, botex_db=os.environ["BOTEX_DB"]) for _ in range(bots // 2)]
         everyone = [bot for created in sessions for bot in session_bots(
@@ -142,9 +119,9 @@ def bots_per_minute(workers: Workers, count: int, bots: int, api_base: str, late
         wait_until_ended(everyone)
         minutes = (time.monotonic() - started) / 60
     finally:
-        workers.stop()
+        workers.stop_all()
     progress = [session_progress(created["session_id"], os.environ["BOTEX_DB"]) for created in sessions]
-    finished = sum(p.by_status.get("finished", 0) for p in progress)
+    finished = sum(p.finished for p in progress)
     if finished < bots:
         raise SystemExit(f"only {finished} of {bots} bots finished: {[p.by_status for p in progress]}")
     calls_per_bot = round(sum(p.llm_calls for p in progress) / bots)
@@ -172,7 +149,7 @@ def main() -> None:
     postgres = PostgresCluster.start()
     otree = botex_core.start_otree_server(str(project), free_port(), str(workspace / "otree.log"), timeout=60)
     llm = FakeLLM(latency=arguments.latency).start()
-    workers = Workers(workspace)
+    workers = Workers(os.environ, workspace)  # read when each worker starts, after configure()
     rows: list[tuple[str, float, float, str]] = []
     try:
         configure(redis.url, postgres.create_database("fleet_bench"))
@@ -180,11 +157,11 @@ def main() -> None:
         rows.append((f"enqueue {arguments.enqueue} bots (s)", ours, plain, "plain Celery messages"))
         print(f"enqueue: {ours:.1f} s for {arguments.enqueue} bots, {plain:.1f} s for plain messages", flush=True)
 
-        workers.start(1)
+        start_workers(workers, 1)
         try:
             delays, plain_delays = start_delays(3, llm.api_base)
         finally:
-            workers.stop()
+            workers.stop_all()
         rows.append(("enqueue to start, median (s)", statistics.median(delays), statistics.median(plain_delays), "no-op Celery task"))
         print(f"start delay: median {statistics.median(delays):.3f} s (no-op task {statistics.median(plain_delays):.3f} s)", flush=True)
 
@@ -195,7 +172,7 @@ def main() -> None:
                          f"ideal ({calls} calls x {arguments.latency:g} s)"))
             print(f"{count} worker(s): {rate:.1f} bots/min, ideal {ideal:.1f}", flush=True)
     finally:
-        workers.stop()
+        workers.stop_all()
         llm.stop()
         botex_core.stop_otree_server(otree)
         redis.stop()

@@ -21,10 +21,8 @@ from dotenv import load_dotenv
 
 from botex_cli.progress import run_bots_with_progress
 from botex_cli.version import package_version
-
-DEFAULT_BOTEX_DB = "botex.sqlite3"
-DEFAULT_OTREE_URL = "http://localhost:8000"
-DEFAULT_CONFIG = "botex.env"
+from botex_core.config import DEFAULT_BOTEX_DB, DEFAULT_ENV_FILE, DEFAULT_OTREE_SERVER_URL
+from botex_core.llm.client import LLAMACPP_DEFAULT_URL
 
 
 class Answers:
@@ -57,14 +55,14 @@ class StartedServers:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_version(), prog_name="botex")
-@click.option("-c", "--config", default=DEFAULT_CONFIG, show_default=True, help="dotenv file with the botex settings.")
+@click.option("-c", "--config", default=DEFAULT_ENV_FILE, show_default=True, help="dotenv file with the botex settings.")
 @click.option("-i", "--ignore", is_flag=True, help="Ignore environment variables and the config file.")
 @click.option("-b", "--botex-db", help=f"botex database: SQLite file or SQLAlchemy URL [env BOTEX_DB; default {DEFAULT_BOTEX_DB}].")
-@click.option("-u", "--otree-server-url", help=f"oTree server URL [env OTREE_SERVER_URL; default {DEFAULT_OTREE_URL}].")
+@click.option("-u", "--otree-server-url", help=f"oTree server URL [env OTREE_SERVER_URL; default {DEFAULT_OTREE_SERVER_URL}].")
 @click.option("-r", "--otree-rest-key", help="oTree REST key, for servers in DEMO or STUDY mode [env OTREE_REST_KEY].")
 @click.option("-m", "--model", help="LiteLLM model string, or 'llamacpp' for a local llama.cpp server [env LLM_MODEL; asked if missing].")
 @click.option("-k", "--api-key", help="API key of the LLM provider [env API_KEY or the provider's own variable; asked if missing].")
-@click.option("-a", "--api-base", help="Base URL of the LLM server [env API_BASE; http://localhost:8080 for llamacpp].")
+@click.option("-a", "--api-base", help=f"Base URL of the LLM server [env API_BASE; {LLAMACPP_DEFAULT_URL} for llamacpp].")
 @click.option("--llamacpp-server", help="llama-server executable, to start one for 'llamacpp' [env LLAMACPP_SERVER_PATH].")
 @click.option("--llamacpp-local-llm", help="GGUF model file for that server [env LLAMACPP_LOCAL_LLM_PATH].")
 @click.option("-s", "--session-config", help="oTree session config [env OTREE_SESSION_CONFIG; chosen from a list if missing].")
@@ -99,7 +97,7 @@ def _load_config(config: str) -> None:
     if os.path.exists(config):
         load_dotenv(config, override=False)
         click.echo(f"settings from {config}", err=True)
-    elif config != DEFAULT_CONFIG:
+    elif config != DEFAULT_ENV_FILE:
         raise click.UsageError(f"config file {config} does not exist")
 
 
@@ -107,7 +105,7 @@ def _run(answers: Answers, servers: StartedServers, options: dict[str, Any]) -> 
     import botex_core
 
     botex_db = answers.given(options["botex_db"], "BOTEX_DB") or DEFAULT_BOTEX_DB
-    otree_url = answers.given(options["otree_server_url"], "OTREE_SERVER_URL") or DEFAULT_OTREE_URL
+    otree_url = answers.given(options["otree_server_url"], "OTREE_SERVER_URL") or DEFAULT_OTREE_SERVER_URL
     rest_key = answers.given(options["otree_rest_key"], "OTREE_REST_KEY")
     export_file = options["export_csv_file"]
     if export_file is None and not answers.interactive:
@@ -142,10 +140,10 @@ def _fail_unless_all_finished(session_id: str, botex_db: str) -> None:
     from botex_core.progress import session_progress
 
     progress = session_progress(session_id, botex_db)
-    finished = progress.by_status.get("finished", 0)
-    if finished < progress.bots:
+    if progress.finished < progress.bots:
         raise click.ClickException(
-            f"{progress.bots - finished} of {progress.bots} bots did not finish; see 'botex-cli status {session_id}'"
+            f"{progress.bots - progress.finished} of {progress.bots} bots did not finish; "
+            f"see 'botex-cli status {session_id}'"
         )
 
 
@@ -175,7 +173,7 @@ def _llm_settings(answers: Answers, servers: StartedServers, options: dict[str, 
         model = answers.ask("LLM model (a LiteLLM model string, or 'llamacpp')", "-m/--model", default=DEFAULT_MODEL)
     api_base = answers.given(options["api_base"], "API_BASE")
     if model == "llamacpp":
-        api_base = api_base or "http://localhost:8080"
+        api_base = api_base or LLAMACPP_DEFAULT_URL
         servers.llamacpp = _ensure_llamacpp(api_base, server_path, model_path)
         return {"model": model, "api_base": api_base}
     api_key = answers.given(options["api_key"], "API_KEY")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from botex_cli import options
+
 
 @click.command()
 @click.option("--address", envvar="FLOWER_ADDRESS", default="127.0.0.1", show_default=True,
@@ -19,10 +21,8 @@ def flower(address: str, port: int) -> None:
     import os
 
     from botex_worker.app import app
-    from botex_worker.settings import FleetSettings
 
-    if FleetSettings().embedded:
-        raise click.ClickException("BOTEX_BROKER_URL is not set: Flower watches the fleet's broker")
+    options.require_broker("Flower watches the fleet's broker")
     credentials = os.environ.get("FLOWER_BASIC_AUTH", "")
     if not all(":" in pair and pair.split(":", 1)[1] for pair in credentials.split(",")):
         raise click.ClickException("set FLOWER_BASIC_AUTH=user:password (comma-separate several users)")

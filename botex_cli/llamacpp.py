@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from botex_core.llm.client import LLAMACPP_DEFAULT_URL
+
 PID_FILE_HELP = "File that records the running server [env LLAMACPP_PID_FILE]."
 
 
@@ -19,7 +21,7 @@ def llamacpp() -> None:
 @llamacpp.command()
 @click.option("--server-path", help="llama-server executable [env LLAMACPP_SERVER_PATH].")
 @click.option("--local-llm-path", help="GGUF model file [env LLAMACPP_LOCAL_LLM_PATH].")
-@click.option("--server-url", help="Where it serves; default http://localhost:8080 [env LLAMACPP_SERVER_URL].")
+@click.option("--server-url", help=f"Where it serves; default {LLAMACPP_DEFAULT_URL} [env LLAMACPP_SERVER_URL].")
 @click.option("--num-slots", type=click.IntRange(min=1), help="Requests served in parallel [env LLAMACPP_NUM_SLOTS].")
 @click.option("--context-length", type=click.IntRange(min=256), help="Context per slot; default from the model file [env LLAMACPP_CONTEXT_LENGTH].")
 @click.option("--log-file", help="The server's log; default llamacpp.log [env LLAMACPP_LOG_FILE].")

@@ -14,11 +14,12 @@ from botex_cli.status import status
 from botex_cli.submit import submit
 from botex_cli.version import package_version
 from botex_cli.worker import worker
+from botex_core.config import DEFAULT_ENV_FILE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_version(), prog_name="botex-cli")
-@click.option("--env-file", default="botex.env", show_default=True, help="dotenv file with settings; missing is fine.")
+@click.option("--env-file", default=DEFAULT_ENV_FILE, show_default=True, help="dotenv file with settings; missing is fine.")
 def cli(env_file: str) -> None:
     """Run LLM participants ("bots") in oTree experiments, on one machine or a fleet."""
     load_dotenv(env_file, override=False)

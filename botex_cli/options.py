@@ -1,15 +1,17 @@
-"""Options shared by several commands; each also comes from the environment or a .env file."""
+"""Options shared by several commands (each also comes from the environment or a .env file), and their shared check."""
 
 from __future__ import annotations
 
 import click
 
+from botex_core.config import DEFAULT_BOTEX_DB, DEFAULT_OTREE_SERVER_URL
+
 botex_db = click.option(
-    "-b", "--botex-db", envvar="BOTEX_DB", default="botex.sqlite3", show_default=True,
+    "-b", "--botex-db", envvar="BOTEX_DB", default=DEFAULT_BOTEX_DB, show_default=True,
     help="botex database: a SQLite file or a SQLAlchemy URL [env BOTEX_DB].",
 )
 otree_server_url = click.option(
-    "-u", "--otree-server-url", envvar="OTREE_SERVER_URL", default="http://localhost:8000", show_default=True,
+    "-u", "--otree-server-url", envvar="OTREE_SERVER_URL", default=DEFAULT_OTREE_SERVER_URL, show_default=True,
     help="oTree server URL [env OTREE_SERVER_URL].",
 )
 otree_rest_key = click.option(
@@ -28,3 +30,11 @@ queue = click.option(
     "--queue", envvar="BOTEX_QUEUE", default=None,
     help="Queue for the bots; by default one per LLM provider (botex.openai, ...) [env BOTEX_QUEUE].",
 )
+
+
+def require_broker(why: str) -> None:
+    """Stop the command with one line when no fleet broker is configured; ``why`` says what needs it."""
+    from botex_worker.settings import FleetSettings
+
+    if FleetSettings().embedded:
+        raise click.ClickException(f"BOTEX_BROKER_URL is not set: {why}")

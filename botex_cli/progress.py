@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from botex_core.progress import session_progress
+from botex_core.progress import report_progress, session_progress
 
 
 def follow(session_ids: list[str], botex_db: str, interval: float = 2.0) -> bool:
@@ -22,14 +22,13 @@ def follow(session_ids: list[str], botex_db: str, interval: float = 2.0) -> bool
                 click.echo(f"{code}: {line}", err=True)
                 last[code] = line
         if all(p.done == p.bots for p in states.values()):
-            return all(p.by_status.get("finished", 0) == p.bots for p in states.values())
+            return all(p.finished == p.bots for p in states.values())
         time.sleep(interval)
 
 
 def run_bots_with_progress(session_id: str, botex_db: str, **bot_settings: Any) -> None:
     """Run the session's bots (embedded, or on the fleet when a broker is set) and print progress lines."""
     import botex_core
-    from botex_core.progress import report_progress
 
     finished = threading.Event()
     reporter = threading.Thread(

@@ -19,10 +19,8 @@ def retry(session: str, model: str, api_base: str | None, queue: str | None, bot
 
     from botex_core.store import Participant, session_scope
     from botex_worker.dispatch import enqueue, session_bots
-    from botex_worker.settings import FleetSettings
 
-    if FleetSettings().embedded:
-        raise click.ClickException("BOTEX_BROKER_URL is not set: there is no fleet to retry on")
+    options.require_broker("there is no fleet to retry on")
     with session_scope(botex_db) as store:
         urls = list(store.scalars(
             select(Participant.url).where(

@@ -25,10 +25,8 @@ def submit(session_config: str, nparticipants: int, nhumans: int, sessions: int,
     from botex_core import init_otree_session
     from botex_core.errors import BotexError
     from botex_worker.dispatch import enqueue, session_bots
-    from botex_worker.settings import FleetSettings
 
-    if FleetSettings().embedded:
-        raise click.ClickException("BOTEX_BROKER_URL is not set: there is no fleet to submit to (use 'botex-cli run')")
+    options.require_broker("there is no fleet to submit to (use 'botex-cli run')")
     codes = []
     try:
         for _ in range(sessions):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from botex_cli import options
+
 
 @click.command()
 @click.option("-Q", "--queues", envvar="BOTEX_WORKER_QUEUES", default="botex.default", show_default=True,
@@ -19,10 +21,8 @@ def worker(queues: str, concurrency: int, hostname: str | None, loglevel: str) -
     import socket
 
     from botex_worker.app import app
-    from botex_worker.settings import FleetSettings
 
-    if FleetSettings().embedded:
-        raise click.ClickException("BOTEX_BROKER_URL is not set: a worker needs the fleet's broker")
+    options.require_broker("a worker needs the fleet's broker")
     name = hostname or f"botex@{socket.gethostname()}-{os.getpid()}"
     app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "-P", "threads", "-E",
                      "-n", name, "-l", loglevel, "--without-gossip", "--without-mingle"])

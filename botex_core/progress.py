@@ -28,6 +28,11 @@ class SessionProgress:
     cost_usd: float | None
 
     @property
+    def finished(self) -> int:
+        """Bots that played to the end."""
+        return self.by_status.get("finished", 0)
+
+    @property
     def done(self) -> int:
         """Bots that ended, one way or another."""
         return sum(self.by_status.get(s, 0) for s in ("finished", "failed", "abandoned"))
@@ -71,7 +76,12 @@ def session_progress(session_id: str, botex_db: str | None = None) -> SessionPro
         ).all()
         models = _models_of(session, [participant for participant, *_ in usage])
     by_status = {status or "unknown": count for status, count in statuses}
-    costs = [estimated_cost(models.get(participant, ""), prompt, completion) for participant, _, prompt, completion in usage]
+    tokens_by_model: dict[str, list[int]] = {}
+    for participant, _, prompt, completion in usage:
+        totals = tokens_by_model.setdefault(models.get(participant, ""), [0, 0])
+        totals[0] += prompt
+        totals[1] += completion
+    costs = [estimated_cost(model, prompt, completion) for model, (prompt, completion) in tokens_by_model.items()]
     return SessionProgress(
         bots=sum(by_status.values()),
         by_status=by_status,

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,10 +20,9 @@ from botex_core.store import Participant, get_engine, session_scope
 from tests.conftest import REPO, RunningOtree
 from tests.support.fake_llm import FakeLLM
 from tests.support.waiting import wait_for
+from tests.support.workers import BOTEX_CLI, QUEUE, Workers
 from tests.support.services import PostgresCluster, RedisServer, free_port, wait_for_port
 
-BOTEX_CLI = str(Path(sys.executable).with_name("botex-cli"))
-QUEUE = "botex.openai"
 FLOWER_LOGIN = "researcher:flower-" + uuid.uuid4().hex[:8]
 
 
@@ -43,40 +41,6 @@ def fleet_env(redis_server: RedisServer, postgres_cluster: PostgresCluster, otre
         "OTREE_SERVER_URL": otree_server.url,
         "OTREE_REST_KEY": otree_server.rest_key,
     }
-
-
-class Workers:
-    """Worker processes, each in its own process group (with its browsers), logging to files."""
-
-    def __init__(self, env: dict[str, str], log_folder: Path) -> None:
-        self.env = env
-        self.log_folder = log_folder
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, concurrency: int = 3, **extra_env: str) -> None:
-        with open(self.log_folder / f"{name}.log", "a") as log:
-            self.processes[name] = subprocess.Popen(
-                [BOTEX_CLI, "worker", "-Q", QUEUE, "-c", str(concurrency), "-n", f"{name}@test", "-l", "INFO"],
-                env={**self.env, **extra_env}, cwd=REPO, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
-            )
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {path.name}\n" + path.read_text()[-3000:] for path in sorted(self.log_folder.glob("*.log")))
-
-    def kill(self, name: str) -> None:
-        process = self.processes.pop(name)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-    def stop_all(self) -> None:
-        for name in list(self.processes):
-            process = self.processes.pop(name)
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 @pytest.fixture
