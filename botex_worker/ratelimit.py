@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass
 
 from botex_core.errors import ConfigurationError
+from botex_worker.settings import FleetSettings
 
 logger = logging.getLogger(__name__)
 
@@ -190,17 +191,23 @@ class MemoryRateLimiter:
         return 0.0
 
 
-_memory_limiters: dict[str, MemoryRateLimiter] = {}
-_memory_lock = threading.Lock()
+_limiters: dict[tuple[str, Limits, str | None], RedisRateLimiter | MemoryRateLimiter] = {}
+_limiters_lock = threading.Lock()
 
 
 def limiter_for(queue: str) -> RedisRateLimiter | MemoryRateLimiter | None:
-    """The limiter of ``queue``: in Redis on a fleet, in memory when embedded; None if unlimited."""
+    """The limiter of ``queue``: in Redis on a fleet, in memory when embedded; None if unlimited.
+
+    One per queue and process, shared by its bots (and, for Redis, their connection pool).
+    """
     limits = configured_limits().get(queue)
     if limits is None:
         return None
-    redis_url = os.environ.get("BOTEX_RATE_LIMIT_REDIS_URL") or os.environ.get("BOTEX_BROKER_URL")
-    if redis_url and redis_url.startswith(("redis://", "rediss://")):
-        return RedisRateLimiter(redis_url, queue, limits)
-    with _memory_lock:
-        return _memory_limiters.setdefault(queue, MemoryRateLimiter(limits))
+    redis_url = os.environ.get("BOTEX_RATE_LIMIT_REDIS_URL") or FleetSettings().broker_url
+    if not (redis_url and redis_url.startswith(("redis://", "rediss://"))):
+        redis_url = None
+    key = (queue, limits, redis_url)
+    with _limiters_lock:
+        if key not in _limiters:
+            _limiters[key] = RedisRateLimiter(redis_url, queue, limits) if redis_url else MemoryRateLimiter(limits)
+        return _limiters[key]
