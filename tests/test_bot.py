@@ -134,6 +134,23 @@ def test_llm_faults_are_retried_and_recorded(
         assert sum(1 for e in recorded if e.error) == times
 
 
+@pytest.mark.parametrize("full_conv_history", [False, True])
+def test_a_cut_off_reply_is_not_sent_back(
+    otree_server: RunningOtree, sqlite_db: str, fake_llm: FakeLLM, full_conv_history: bool
+) -> None:
+    fake_llm.inject("too_long", times=2, pages_only=True)
+    session_id = run_session("widgets_pair", 2, sqlite_db, fake_llm, full_conv_history=full_conv_history)
+    assert statuses(sqlite_db, session_id) == ["finished", "finished"]
+    retries = [r for r in fake_llm.requests if "cut off" in r["messages"][-1]["content"]]
+    assert len(retries) == 2
+    asked = [r["messages"][-1]["content"] for r in fake_llm.requests]
+    for retry in retries:
+        note, prompt = retry["messages"][-1]["content"].split("\n\n", 1)
+        assert "cut off" in note and prompt in asked  # the page's prompt is asked again
+    sent_back = [m["content"] for r in fake_llm.requests for m in r["messages"] if m["role"] == "assistant"]
+    assert all(json.loads(content) for content in sent_back)  # a cut-off half is never valid JSON
+
+
 def test_timeouts_are_retried(otree_server: RunningOtree, sqlite_db: str, fake_llm: FakeLLM) -> None:
     fake_llm.inject("timeout", seconds=4, pages_only=True)
     session_id = run_session("widgets_pair", 2, sqlite_db, fake_llm, timeout=1)

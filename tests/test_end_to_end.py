@@ -54,7 +54,7 @@ def test_model_metadata_gives_the_context_length(local_model_paths: tuple[str, s
 def test_two_bots_finish_a_session_on_the_local_model(
     otree_server: RunningOtree, llamacpp_url: str, sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "900")
+    monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "600")
     before = browser_processes()
     session = init_otree_session("widgets_pair", 2, botex_db=sqlite_db)
     run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="llamacpp", api_base=llamacpp_url)

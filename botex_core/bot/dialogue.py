@@ -110,8 +110,18 @@ class Dialogue:
         for _ in range(MAX_REPLY_TRIES):
             exchange = self._client.complete(_as_messages(context), schema, model.__name__)
             content = exchange.response or ""
-            self._append(context, {"role": "assistant", "content": content})
             follow_up, reply, problem = self._judge(content, exchange.finish_reason, model)
+            if exchange.finish_reason == "length":
+                # A cut-off reply is not sent back: it would fill the context that the
+                # retry needs. The prompt is asked again with the note instead.
+                retry = {"role": "user", "content": f"{follow_up.strip()}\n\n{prompt}"}
+                if context is self.messages:
+                    self.messages[-1] = retry
+                else:
+                    self.messages += [{"role": "assistant", "content": content}, {"role": "user", "content": follow_up}]
+                    context[-1] = retry
+                continue
+            self._append(context, {"role": "assistant", "content": content})
             if reply is not None:
                 last_valid = reply
                 if not _is_confused(reply) or confused_tries >= MAX_CONFUSED_TRIES:
