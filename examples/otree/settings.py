@@ -14,6 +14,12 @@ SESSION_CONFIGS = [
         num_demo_participants=3,
     ),
     dict(
+        name="contribution_pair",
+        display_name="Two players: contributions to a joint project (3 rounds; numbers and a drop-down only)",
+        app_sequence=["contribution_pair"],
+        num_demo_participants=2,
+    ),
+    dict(
         name="widgets_then_guess",
         display_name="Both apps, one after the other",
         app_sequence=["widgets_pair", "guess_two_thirds"],

@@ -14,6 +14,7 @@ processes meet them too:
 - ``auth``: 401, which no retry can fix.
 
 A fault with ``"pages_only": true`` waits for a request whose schema has answers.
+Requests with ``tools`` (function calling) get the reply as the first tool's call.
 """
 
 from __future__ import annotations
@@ -148,7 +149,10 @@ class FakeLLM:
 def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
     """Answer one chat completion request (or fail it as the next fault says)."""
     response_format = body.get("response_format") or {}
-    if response_format.get("type") == "json_schema":
+    tools = body.get("tools") or []
+    if tools:
+        schema = tools[0]["function"]["parameters"]
+    elif response_format.get("type") == "json_schema":
         if fake.json_object_only:
             return handler._send(400, {"error": {"message": "response_format type json_schema is not supported", "type": "invalid_request_error"}})
         schema = response_format["json_schema"]["schema"]
@@ -173,13 +177,21 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
         content = '{"summary": "this is not JSON'
     elif kind == "too_long":
         content, finish_reason = content[: len(content) // 2], "length"
+    # Like real providers, the prompt's tokens include the schema sent with it.
     prompt_text = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+    prompt_text += json.dumps(tools or response_format.get("json_schema") or response_format.get("schema") or "")
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tools:
+        call = {"id": f"call-{len(fake.requests)}", "type": "function",
+                "function": {"name": tools[0]["function"]["name"], "arguments": content}}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        finish_reason = "tool_calls" if finish_reason == "stop" else finish_reason
     handler._send(200, {
         "id": f"chatcmpl-{len(fake.requests)}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "stand-in"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
         "usage": {
             "prompt_tokens": len(prompt_text) // 4 + 1,
             "completion_tokens": len(content) // 4 + 1,
