@@ -146,6 +146,15 @@ class FakeLLM:
         return Handler
 
 
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """The request's prompt tokens, about 4 characters each; like real providers,
+    the schema sent with the messages counts too."""
+    text = " ".join(str(m.get("content") or "") for m in body.get("messages", []))
+    response_format = body.get("response_format") or {}
+    text += json.dumps(body.get("tools") or response_format.get("json_schema") or response_format.get("schema") or "")
+    return len(text) // 4 + 1
+
+
 def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
     """Answer one chat completion request (or fail it as the next fault says)."""
     response_format = body.get("response_format") or {}
@@ -177,9 +186,6 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
         content = '{"summary": "this is not JSON'
     elif kind == "too_long":
         content, finish_reason = content[: len(content) // 2], "length"
-    # Like real providers, the prompt's tokens include the schema sent with it.
-    prompt_text = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
-    prompt_text += json.dumps(tools or response_format.get("json_schema") or response_format.get("schema") or "")
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tools:
         call = {"id": f"call-{len(fake.requests)}", "type": "function",
@@ -193,9 +199,9 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
         "model": body.get("model", "stand-in"),
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
         "usage": {
-            "prompt_tokens": len(prompt_text) // 4 + 1,
+            "prompt_tokens": prompt_tokens(body),
             "completion_tokens": len(content) // 4 + 1,
-            "total_tokens": len(prompt_text) // 4 + len(content) // 4 + 2,
+            "total_tokens": prompt_tokens(body) + len(content) // 4 + 1,
         },
     })
 

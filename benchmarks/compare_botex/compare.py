@@ -1,0 +1,229 @@
+"""botex 0.2.0 and botex-fleet side by side on the same work.
+
+One oTree server and one stand-in LLM (a fixed latency per call) serve every
+run. Each run creates a fresh session of the same config and plays it to the
+end with one of:
+
+- original: botex 0.2.0 (its own virtual environment), ``run_bots_on_session``;
+- embedded: botex-fleet's ``run_bots_on_session`` in one process;
+- fleet: ``botex-cli submit --wait`` with 2 workers on Redis (started and idle
+  before the clock starts, as in a deployment).
+
+For each run: wall time, CPU seconds and peak PSS of every process the run
+started (browsers, drivers, workers, Redis), LLM calls and prompt tokens per
+bot as the stand-in counted them, and the bots that reached oTree's last page.
+Then botex-fleet's ratios to the original. Run with
+``bash benchmarks/compare_botex/run.sh``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+import botex_core  # noqa: E402
+from benchmarks.process_tree import SessionSampler  # noqa: E402
+from tests.support.fake_llm import FakeLLM, prompt_tokens  # noqa: E402
+from tests.support.services import RedisServer, free_port  # noqa: E402
+from tests.support.workers import BOTEX_CLI, Workers  # noqa: E402
+
+SESSION_BOTS = Path(__file__).with_name("session_bots.py")
+SYSTEMS = ("original", "embedded", "fleet")
+FLEET_WORKERS = 2
+
+
+@dataclass
+class Run:
+    """What one run of one system cost."""
+
+    system: str
+    bots: int
+    wall_seconds: float
+    cpu_seconds: float
+    peak_mb: float
+    llm_calls: int
+    prompt_tokens: int
+    finished: int
+
+    @property
+    def mb_per_bot(self) -> float:
+        return self.peak_mb / self.bots
+
+    @property
+    def calls_per_bot(self) -> float:
+        return self.llm_calls / self.bots
+
+    @property
+    def prompt_tokens_per_finished_bot(self) -> float:
+        return self.prompt_tokens / self.finished if self.finished else float("inf")
+
+
+@dataclass
+class Bench:
+    """The shared parts: oTree, the stand-in LLM, Redis, and where runs write."""
+
+    workspace: Path
+    otree_url: str
+    llm: FakeLLM
+    redis: RedisServer
+    model: str
+    config: str
+    original_python: str
+    shims: str
+
+    def run(self, system: str, bots: int) -> Run:
+        """Play one session of ``bots`` bots with ``system``, measured."""
+        db = str(self.workspace / f"{system}-{bots}.sqlite3")
+        first_request = len(self.llm.requests)
+        sampler = SessionSampler()
+        workers = Workers(self._env(db, fleet=True), self.workspace)
+        if system == "fleet":
+            for number in range(FLEET_WORKERS):
+                workers.start(f"bench{number}-{bots}", concurrency=-(-bots // FLEET_WORKERS))
+            sampler.sessions.update(p.pid for p in workers.processes.values())
+            sampler.pids.add(self.redis.process.pid)
+            _wait_for_workers(FLEET_WORKERS)
+        try:
+            with sampler:
+                started = time.monotonic()
+                process = subprocess.Popen(
+                    self._command(system, bots, db), env=self._env(db, fleet=system == "fleet"), cwd=self.workspace,
+                    start_new_session=True,
+                    stdout=subprocess.PIPE, stderr=open(self.workspace / f"{system}-{bots}.log", "w"), text=True,
+                )
+                sampler.sessions.add(process.pid)
+                output, _ = process.communicate()
+                wall = time.monotonic() - started
+        finally:
+            workers.stop_all()
+        if process.returncode != 0 and not output.strip():
+            log = (self.workspace / f"{system}-{bots}.log").read_text()[-2000:]
+            raise SystemExit(f"{system} with {bots} bots exited with {process.returncode}:\n{log}")
+        requests = self.llm.requests[first_request:]
+        return Run(
+            system, bots, wall, sampler.cpu_seconds, sampler.peak_mb, len(requests),
+            sum(prompt_tokens(body) for body in requests), self._finished(_session_id(output)),
+        )
+
+    def _command(self, system: str, bots: int, db: str) -> list[str]:
+        common = [self.config, str(bots), db, self.otree_url, self.model, self.llm.api_base]
+        if system == "original":
+            return [self.original_python, str(SESSION_BOTS), "botex", *common]
+        if system == "embedded":
+            return [sys.executable, str(SESSION_BOTS), "botex_core", *common]
+        return [BOTEX_CLI, "submit", "-s", self.config, "-p", str(bots), "-b", db, "-u", self.otree_url,
+                "-m", self.model, "-a", self.llm.api_base, "--wait"]
+
+    def _env(self, db: str, fleet: bool = False) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if key != "BOTEX_BROKER_URL"}
+        return {
+            **env,
+            "PATH": f"{self.shims}{os.pathsep}{os.environ['PATH']}",
+            "SE_OFFLINE": "true",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "OPENAI_API_KEY": "sk-bench",
+            "BOTEX_DB": db,
+            **({"BOTEX_BROKER_URL": self.redis.url} if fleet else {}),
+            "OTREE_SERVER_URL": self.otree_url,
+        }
+
+    def _finished(self, session_id: str) -> int:
+        """Participants of the session on oTree's last page."""
+        wide = self.workspace / f"{session_id}.csv"
+        botex_core.export_otree_data(str(wide), server_url=self.otree_url, session_id=session_id)
+        with open(wide, newline="", encoding="utf-8-sig") as file:
+            rows = list(csv.DictReader(file))
+        return sum(1 for row in rows if row["participant._index_in_pages"] == row["participant._max_page_index"])
+
+
+def _session_id(output: str) -> str:
+    for line in output.splitlines():
+        words = line.split()
+        if words:
+            return words[1].rstrip(":") if words[0] == "session" else words[0]
+    raise SystemExit(f"the run printed no session id: {output!r}")
+
+
+def _wait_for_workers(count: int) -> None:
+    from botex_worker.app import app, configure_app
+
+    configure_app()
+    deadline = time.monotonic() + 60
+    while len(app.control.ping(timeout=1.0)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit("the fleet's workers did not start")
+
+
+def print_table(runs: list[Run], latency: float, config: str) -> None:
+    """The measured runs, then the ratios of botex-fleet to the original at each size."""
+    print(f"\n{config}, stand-in LLM at {latency:g} s per call, {os.cpu_count()} cores")
+    header = f"{'system':<9} {'bots':>4} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'MB/bot':>7} {'calls/bot':>9} {'prompt tok/fin. bot':>19} {'finished':>8}"
+    print(header)
+    for run in runs:
+        print(f"{run.system:<9} {run.bots:>4} {run.wall_seconds:>7.1f} {run.cpu_seconds:>7.1f} {run.peak_mb:>8.0f} "
+              f"{run.mb_per_bot:>7.0f} {run.calls_per_bot:>9.1f} {run.prompt_tokens_per_finished_bot:>19.0f} "
+              f"{run.finished:>5}/{run.bots:<2}")
+    print("\nratio to the original (targets at 16 bots: wall <= 0.5, MB/bot <= 0.5, prompt tokens <= 1.0)")
+    print(f"{'system':<9} {'bots':>4} {'wall':>6} {'CPU':>6} {'MB/bot':>7} {'prompt tok/fin. bot':>19}")
+    originals = {run.bots: run for run in runs if run.system == "original"}
+    for run in runs:
+        base = originals.get(run.bots)
+        if run.system == "original" or base is None:
+            continue
+        print(f"{run.system:<9} {run.bots:>4} {run.wall_seconds / base.wall_seconds:>6.2f} "
+              f"{run.cpu_seconds / base.cpu_seconds:>6.2f} {run.mb_per_bot / base.mb_per_bot:>7.2f} "
+              f"{run.prompt_tokens_per_finished_bot / base.prompt_tokens_per_finished_bot:>19.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--original-python", required=True, help="python of the botex 0.2.0 environment")
+    parser.add_argument("--shims", required=True, help="folder with google-chrome and chromedriver for Selenium")
+    parser.add_argument("--bots", default="2,8,16", help="session sizes (even numbers)")
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds per stand-in LLM call")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="which systems to run")
+    parser.add_argument("--config", default="contribution_pair", help="oTree session config")
+    parser.add_argument("--model", default="openai/gpt-4o-2024-08-06", help="model name sent to the stand-in")
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+
+    workspace = Path(tempfile.mkdtemp(prefix="botex-compare-"))
+    project = workspace / "otree"
+    shutil.copytree(REPO / "examples" / "otree", project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
+    port = free_port()
+    otree = botex_core.start_otree_server(str(project), port, str(workspace / "otree.log"), timeout=60)
+    llm = FakeLLM(latency=arguments.latency).start()
+    redis = RedisServer.start(str(workspace))
+    os.environ["BOTEX_BROKER_URL"] = redis.url
+    bench = Bench(workspace, f"http://127.0.0.1:{port}", llm, redis, arguments.model, arguments.config,
+                  arguments.original_python, arguments.shims)
+    runs: list[Run] = []
+    try:
+        for bots in (int(n) for n in arguments.bots.split(",")):
+            for system in arguments.systems.split(","):
+                print(f"{system}: {bots} bots ...", end=" ", flush=True)
+                run = bench.run(system, bots)
+                runs.append(run)
+                print(f"{run.wall_seconds:.1f} s, {run.finished}/{bots} finished", flush=True)
+    finally:
+        llm.stop()
+        redis.stop()
+        botex_core.stop_otree_server(otree)
+    print_table(runs, arguments.latency, arguments.config)
+    print(f"\nlogs and databases: {workspace}")
+
+
+if __name__ == "__main__":
+    main()
