@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import botex_core  # noqa: E402
+from benchmarks.process_tree import pss_mb  # noqa: E402
 from botex_core.bot.browser import open_browser  # noqa: E402
 from botex_core.processes import descendants  # noqa: E402
 from botex_core.store import LLMExchange, Participant, session_scope  # noqa: E402
@@ -40,16 +41,7 @@ HTTP_ANSWERS = {
 
 def tree_rss_mb() -> float:
     """Proportional set size (shared pages split among their users) of this process tree, in MB."""
-    total = 0
-    for pid in [os.getpid(), *descendants(os.getpid())]:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as rollup:
-                for line in rollup:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
+    return sum(pss_mb(pid) for pid in [os.getpid(), *descendants(os.getpid())])
 
 
 class PeakMemory:
@@ -84,8 +76,7 @@ def http_seconds_per_page(bots: int, db: str) -> float:
 
 def idle_browser_mb() -> float:
     before = tree_rss_mb()
-    with open_browser() as browser:
-        browser._driver.get("about:blank")
+    with open_browser():
         time.sleep(1)
         return tree_rss_mb() - before
 

@@ -25,22 +25,23 @@ def pss_mb(pid: int) -> float:
     return 0.0
 
 
-def _stat(pid: int) -> tuple[int, int, float] | None:
-    """The session id, start time and CPU seconds (user + system) of one process."""
+def _stat(pid: int) -> tuple[str, int, int, float] | None:
+    """The command name, session id, start time and CPU seconds (user + system) of one process."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
+            name, rest = stat.read().split(" (", 1)[1].rsplit(")", 1)
+    except (OSError, ValueError):
         return None
-    return int(fields[3]), int(fields[19]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    fields = rest.split()
+    return name, int(fields[3]), int(fields[19]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 class SessionSampler:
     """Samples every process of the given sessions (``setsid``), and the given pids, in the background.
 
-    Keeps the peak of their summed PSS and the CPU seconds of each process as
-    last seen; a process that ends between two samples loses at most one
-    interval of CPU time.
+    Keeps the peak of their summed PSS (and its split by command name) and the
+    CPU seconds of each process as last seen; a process that ends between two
+    samples loses at most one interval of CPU time.
     """
 
     def __init__(self, interval: float = 0.5) -> None:
@@ -48,6 +49,7 @@ class SessionSampler:
         self.sessions: set[int] = set()
         self.pids: set[int] = set()
         self.peak_mb = 0.0
+        self.peak_by_command: dict[str, float] = {}
         self._cpu: dict[tuple[int, int], float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -68,18 +70,20 @@ class SessionSampler:
 
     def sample(self) -> None:
         """Take one sample now."""
-        total = 0.0
+        by_command: dict[str, float] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             pid = int(entry)
             stat = _stat(pid)
-            if stat is None or (stat[0] not in self.sessions and pid not in self.pids):
+            if stat is None or (stat[1] not in self.sessions and pid not in self.pids):
                 continue
-            session, started, cpu = stat
+            name, _, started, cpu = stat
             self._cpu[pid, started] = cpu
-            total += pss_mb(pid)
-        self.peak_mb = max(self.peak_mb, total)
+            by_command[name] = by_command.get(name, 0.0) + pss_mb(pid)
+        total = sum(by_command.values())
+        if total > self.peak_mb:
+            self.peak_mb, self.peak_by_command = total, by_command
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -56,6 +56,7 @@ class Run:
     llm_calls: int
     prompt_tokens: int
     finished: int
+    peak_by_command: dict[str, float]
 
     @property
     def mb_per_bot(self) -> float:
@@ -114,7 +115,7 @@ class Bench:
         requests = self.llm.requests[first_request:]
         return Run(
             system, bots, wall, sampler.cpu_seconds, sampler.peak_mb, len(requests),
-            sum(prompt_tokens(body) for body in requests), self._finished(_session_id(output)),
+            sum(prompt_tokens(body) for body in requests), self._finished(_session_id(output)), sampler.peak_by_command,
         )
 
     def _command(self, system: str, bots: int, db: str) -> list[str]:
@@ -175,6 +176,12 @@ def print_table(runs: list[Run], latency: float, config: str) -> None:
         print(f"{run.system:<9} {run.bots:>4} {run.wall_seconds:>7.1f} {run.cpu_seconds:>7.1f} {run.peak_mb:>8.0f} "
               f"{run.mb_per_bot:>7.0f} {run.calls_per_bot:>9.1f} {run.prompt_tokens_per_finished_bot:>19.0f} "
               f"{run.finished:>5}/{run.bots:<2}")
+    largest = max(run.bots for run in runs)
+    print(f"\npeak memory by process name at {largest} bots (MB)")
+    for run in runs:
+        if run.bots == largest:
+            split = sorted(run.peak_by_command.items(), key=lambda item: -item[1])
+            print(f"{run.system:<9} " + ", ".join(f"{name} {mb:.0f}" for name, mb in split))
     print("\nratio to the original (targets at 16 bots: wall <= 0.5, MB/bot <= 0.5, prompt tokens <= 1.0)")
     print(f"{'system':<9} {'bots':>4} {'wall':>6} {'CPU':>6} {'MB/bot':>7} {'prompt tok/fin. bot':>19}")
     originals = {run.bots: run for run in runs if run.system == "original"}

@@ -1,5 +1,11 @@
 """The one module that drives Chromium: open a participant link, read pages, submit answers.
 
+The bots of a process share one headless Chromium, each in a tab of its own:
+a tab costs a renderer process, a browser costs many. WebDriver commands go
+through one lock per browser, and the page load strategy is ``none``, so a
+page loading in one tab never holds up the others: each bot waits for its own
+pages. The browser quits when its last tab closes.
+
 Everything else in the bot sees :class:`~botex_core.bot.page.Page` models only.
 """
 
@@ -7,17 +13,19 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from selenium import webdriver
-from selenium.common.exceptions import JavascriptException, WebDriverException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from urllib3.exceptions import HTTPError
 
 from botex_core.bot.page import Page
 from botex_core.processes import descendants, reap
@@ -37,38 +45,114 @@ _HEADLESS_FLAGS = (
     "--no-first-run",
     "--disable-extensions",
     "--window-size=1280,1024",
+    # Every tab is a bot at work, none is in the background; tabs of one oTree
+    # server share a renderer process.
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+    "--process-per-site",
 )
 _READ_PAGE = resources.files("botex_core.bot").joinpath("read_page.js").read_text()
 _FILL_PAGE = resources.files("botex_core.bot").joinpath("fill_page.js").read_text()
 _PAGE_GONE = "return window.__botexMarker === undefined && document.readyState === 'complete';"
+_NAVIGATE = "window.__botexMarker = arguments[1]; window.location.assign(arguments[0]);"
+_RELOAD = "window.__botexMarker = arguments[0]; window.location.reload();"
+_LEAVE_SECONDS = 5.0
+T = TypeVar("T")
 
 
 class BrowserError(RuntimeError):
     """The browser could not load or drive a page."""
 
 
-class Browser:
-    """A headless Chromium that plays one participant at a time."""
+class _Chromium:
+    """One headless Chromium and its chromedriver, shared by the bots of a process, a tab each."""
 
-    def __init__(self, driver: webdriver.Chrome, page_timeout: float = 60.0) -> None:
-        self._driver = driver
+    def __init__(self) -> None:
+        options = Options()
+        options.binary_location = CHROMIUM_BINARY
+        options.page_load_strategy = "none"
+        for flag in _HEADLESS_FLAGS:
+            options.add_argument(flag)
+        try:
+            self._driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        except WebDriverException as exc:
+            raise BrowserError(f"cannot start Chromium: {exc.msg or type(exc).__name__}") from None
+        self._driver_pid = self._driver.service.process.pid
+        self._lock = threading.Lock()
+        # The first window stays open, so that closing the last bot's tab leaves the browser running.
+        self._current = self._driver.current_window_handle
+        self._broken = False
+        self.tabs = 0
+
+    @property
+    def alive(self) -> bool:
+        """Whether chromedriver runs and the browser could open the last tab asked of it."""
+        return not self._broken and self._driver.service.process.poll() is None
+
+    def new_tab(self) -> str:
+        """Open a blank tab and return its handle; a browser that cannot is marked dead."""
+        with self._lock:
+            try:
+                self._driver.switch_to.new_window("tab")
+            except (WebDriverException, HTTPError, OSError) as exc:
+                self._broken = True
+                raise BrowserError(f"cannot open a tab: {getattr(exc, 'msg', None) or type(exc).__name__}") from None
+            self._current = self._driver.current_window_handle
+            return self._current
+
+    def run(self, tab: str, command: Callable[[webdriver.Chrome], T]) -> T:
+        """Run ``command`` with the driver switched to ``tab``."""
+        with self._lock:
+            if self._current != tab:
+                self._driver.switch_to.window(tab)
+                self._current = tab
+            return command(self._driver)
+
+    def close_tab(self, tab: str) -> None:
+        """Close ``tab``; errors are ignored (the tab or the browser may be gone)."""
+        try:
+            self.run(tab, lambda driver: driver.close())
+        except WebDriverException:
+            pass
+
+    def quit(self) -> None:
+        """Quit the browser; no process of it is left behind."""
+        tree = [self._driver_pid, *descendants(self._driver_pid)]
+        try:
+            self._driver.quit()
+        except WebDriverException:
+            pass
+        finally:
+            reap(tree)
+
+
+class Browser:
+    """One bot's tab: it plays one participant."""
+
+    def __init__(self, chromium: _Chromium, tab: str, page_timeout: float = 60.0) -> None:
+        self._chromium = chromium
+        self._tab = tab
         self._page_timeout = page_timeout
 
     def open(self, url: str) -> Page:
         """Load ``url`` and return the page it leads to."""
-        try:
-            self._driver.get(url)
-        except WebDriverException as exc:
-            raise BrowserError(f"cannot open {url}: {exc.msg or type(exc).__name__}") from None
+        self._navigate(_NAVIGATE, url, f"cannot open {url}")
         return self.read()
 
     def read(self) -> Page:
-        """The current page."""
-        try:
-            data: dict[str, Any] = self._driver.execute_script(_READ_PAGE)
-        except WebDriverException as exc:
-            raise BrowserError(f"cannot read the page: {exc.msg or type(exc).__name__}") from None
-        return Page.model_validate(data)
+        """The current page, once it has loaded."""
+        deadline = time.monotonic() + self._page_timeout
+        while True:
+            try:
+                data: dict[str, Any] | None = self._run(lambda driver: driver.execute_script(_READ_PAGE))
+            except WebDriverException as exc:
+                raise BrowserError(f"cannot read the page: {exc.msg or type(exc).__name__}") from None
+            if data is not None:
+                return Page.model_validate(data)
+            if time.monotonic() > deadline:
+                raise BrowserError(f"the page did not finish loading within {self._page_timeout:.0f} s")
+            time.sleep(0.05)
 
     def submit(self, answers: dict[str, Any]) -> Page:
         """Fill in ``answers`` (form values by field id), submit, and return the next page.
@@ -77,60 +161,101 @@ class Browser:
         """
         marker = uuid.uuid4().hex
         try:
-            submitted = self._driver.execute_script(_FILL_PAGE, answers, marker)
-        except JavascriptException as exc:
-            raise BrowserError(f"cannot fill in the page: {exc.msg}") from None
+            submitted = self._run(lambda driver: driver.execute_script(_FILL_PAGE, answers, marker))
+        except WebDriverException as exc:
+            raise BrowserError(f"cannot fill in the page: {exc.msg or type(exc).__name__}") from None
         if not submitted:
             raise BrowserError("the page has no button to submit it")
-        self._wait_for_new_document()
+        self._wait_for_new_document(self._page_timeout)
         return self.read()
 
     def refresh(self) -> Page:
         """Reload the current page (used on wait pages) and return it."""
-        self._driver.refresh()
+        self._navigate(_RELOAD, None, "cannot reload the page")
         return self.read()
 
-    def _wait_for_new_document(self) -> None:
-        deadline = time.monotonic() + self._page_timeout
+    def leave(self) -> None:
+        """Navigate away, so that the page closes its websocket to oTree with a proper
+        close frame instead of dropping it when the tab closes."""
+        try:
+            self._run(lambda driver: driver.execute_script(_NAVIGATE, "about:blank", "leaving"))
+            self._wait_for_new_document(_LEAVE_SECONDS)
+        except (WebDriverException, BrowserError):
+            pass
+
+    def _navigate(self, script: str, url: str | None, failure: str) -> None:
+        arguments = (url, uuid.uuid4().hex) if url else (uuid.uuid4().hex,)
+        try:
+            self._run(lambda driver: driver.execute_script(script, *arguments))
+        except WebDriverException as exc:
+            raise BrowserError(f"{failure}: {exc.msg or type(exc).__name__}") from None
+        self._wait_for_new_document(self._page_timeout)
+
+    def _run(self, command: Callable[[webdriver.Chrome], T]) -> T:
+        if not self._chromium.alive:
+            raise BrowserError("Chromium is gone")
+        try:
+            return self._chromium.run(self._tab, command)
+        except (HTTPError, OSError) as exc:
+            raise BrowserError(f"lost the connection to chromedriver: {type(exc).__name__}") from None
+
+    def _wait_for_new_document(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if self._driver.execute_script(_PAGE_GONE):
+                if self._run(lambda driver: driver.execute_script(_PAGE_GONE)):
                     return
             except WebDriverException:
                 pass  # the old document is unloading
             time.sleep(0.05)
-        raise BrowserError(f"the next page did not load within {self._page_timeout:.0f} s")
+        raise BrowserError(f"the next page did not load within {timeout:.0f} s")
+
+
+_shared: _Chromium | None = None
+_shared_lock = threading.Lock()
 
 
 @contextmanager
 def open_browser(page_timeout: float = 60.0) -> Iterator[Browser]:
-    """A headless Debian Chromium, quit on every way out of the block."""
-    options = Options()
-    options.binary_location = CHROMIUM_BINARY
-    for flag in _HEADLESS_FLAGS:
-        options.add_argument(flag)
+    """A tab of this process's headless Chromium, closed on every way out of the block.
+
+    The browser starts with the first tab and quits when its last tab closes; a
+    browser that died is replaced for the tabs opened after.
+    """
     try:
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    except WebDriverException as exc:
-        raise BrowserError(f"cannot start Chromium: {exc.msg or type(exc).__name__}") from None
-    driver_pid = driver.service.process.pid
+        chromium, tab = _new_tab()
+    except BrowserError:
+        chromium, tab = _new_tab()  # the shared browser had died: this one is new
+    browser = Browser(chromium, tab, page_timeout)
     try:
-        driver.set_page_load_timeout(page_timeout)
-        yield Browser(driver, page_timeout)
+        yield browser
     finally:
-        tree = [driver_pid, *descendants(driver_pid)]
-        try:
-            _leave_page(driver)
-            driver.quit()
-        finally:
-            reap(tree)
+        browser.leave()
+        chromium.close_tab(tab)
+        _release(chromium)
 
 
-def _leave_page(driver: webdriver.Chrome) -> None:
-    """Navigate away first, so that the page closes its websocket to oTree with a
-    proper close frame instead of dropping it when the renderer dies."""
+def _new_tab() -> tuple[_Chromium, str]:
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.alive:
+            _shared = _Chromium()
+        chromium = _shared
+        chromium.tabs += 1
     try:
-        driver.set_page_load_timeout(5)
-        driver.get("about:blank")
-    except WebDriverException:
-        pass
+        return chromium, chromium.new_tab()
+    except BrowserError:
+        _release(chromium)
+        raise
+
+
+def _release(chromium: _Chromium) -> None:
+    """One tab less; the browser quits with its last tab."""
+    global _shared
+    with _shared_lock:
+        chromium.tabs -= 1
+        last = chromium.tabs == 0
+        if last and _shared is chromium:
+            _shared = None
+    if last:
+        chromium.quit()

@@ -1,4 +1,6 @@
-// Returns everything a bot needs from the current oTree page in one call.
+// Returns everything a bot needs from the current oTree page in one call,
+// or null while the page is still loading.
+if (document.readyState !== 'complete') return null;
 const form = document.querySelector('#form') || document.body;
 const labelFor = (id) => {
   const label = id ? document.querySelector(`label[for="${CSS.escape(id)}"]`) : null;
