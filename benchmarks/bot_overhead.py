@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -23,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import botex_core  # noqa: E402
+from benchmarks.example_otree import start_example_otree  # noqa: E402
 from benchmarks.process_tree import pss_mb  # noqa: E402
 from botex_core.bot.browser import open_browser  # noqa: E402
 from botex_core.processes import descendants  # noqa: E402
@@ -30,7 +30,6 @@ from botex_core.store import LLMExchange, Participant, session_scope  # noqa: E4
 from sqlalchemy import select  # noqa: E402
 from tests.support.fake_llm import FakeLLM  # noqa: E402
 from tests.support.http_player import play_session  # noqa: E402
-from tests.support.services import free_port  # noqa: E402
 
 HTTP_ANSWERS = {
     "nickname": "Ann", "motivation": "Curious.", "age": "30", "expected_share": "0.5",
@@ -106,10 +105,8 @@ def main() -> None:
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     workspace = Path(tempfile.mkdtemp(prefix="botex-bench-"))
-    project = workspace / "otree"
-    shutil.copytree(REPO / "examples" / "otree", project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
     db = str(workspace / "botex.sqlite3")
-    otree = botex_core.start_otree_server(str(project), free_port(), str(workspace / "otree.log"), timeout=60)
+    otree, _ = start_example_otree(workspace)
     llm = FakeLLM().start()
     try:
         bot_run(2, db, llm)  # warm-up: imports, first browser start, oTree caches

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -140,14 +139,13 @@ def main() -> None:
 
     import botex_core
     from tests.support.fake_llm import FakeLLM
-    from tests.support.services import PostgresCluster, RedisServer, free_port
+    from benchmarks.example_otree import start_example_otree
+    from tests.support.services import PostgresCluster, RedisServer
 
     workspace = Path(tempfile.mkdtemp(prefix="botex-fleet-bench-"))
-    project = workspace / "otree"
-    shutil.copytree(REPO / "examples" / "otree", project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
     redis = RedisServer.start(str(workspace))
     postgres = PostgresCluster.start()
-    otree = botex_core.start_otree_server(str(project), free_port(), str(workspace / "otree.log"), timeout=60)
+    otree, _ = start_example_otree(workspace)
     llm = FakeLLM(latency=arguments.latency).start()
     workers = Workers(os.environ, workspace)  # read when each worker starts, after configure()
     rows: list[tuple[str, float, float, str]] = []

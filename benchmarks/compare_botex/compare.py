@@ -22,7 +22,6 @@ import argparse
 import csv
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,9 +33,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 import botex_core  # noqa: E402
+from benchmarks.example_otree import start_example_otree  # noqa: E402
 from benchmarks.process_tree import SessionSampler  # noqa: E402
 from tests.support.fake_llm import FakeLLM, prompt_tokens  # noqa: E402
-from tests.support.services import RedisServer, free_port  # noqa: E402
+from tests.support.services import RedisServer  # noqa: E402
 from tests.support.workers import BOTEX_CLI, Workers  # noqa: E402
 
 SESSION_BOTS = Path(__file__).with_name("session_bots.py")
@@ -207,14 +207,11 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
 
     workspace = Path(tempfile.mkdtemp(prefix="botex-compare-"))
-    project = workspace / "otree"
-    shutil.copytree(REPO / "examples" / "otree", project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
-    port = free_port()
-    otree = botex_core.start_otree_server(str(project), port, str(workspace / "otree.log"), timeout=60)
+    otree, otree_url = start_example_otree(workspace)
     llm = FakeLLM(latency=arguments.latency).start()
     redis = RedisServer.start(str(workspace))
     os.environ["BOTEX_BROKER_URL"] = redis.url
-    bench = Bench(workspace, f"http://127.0.0.1:{port}", llm, redis, arguments.model, arguments.config,
+    bench = Bench(workspace, otree_url, llm, redis, arguments.model, arguments.config,
                   arguments.original_python, arguments.shims)
     runs: list[Run] = []
     try:
