@@ -54,7 +54,7 @@ _HEADLESS_FLAGS = (
 )
 _READ_PAGE = resources.files("botex_core.bot").joinpath("read_page.js").read_text()
 _FILL_PAGE = resources.files("botex_core.bot").joinpath("fill_page.js").read_text()
-_PAGE_GONE = "return window.__botexMarker === undefined && document.readyState === 'complete';"
+_PAGE_GONE = "return window.__botexMarker === undefined && document.readyState !== 'loading';"
 _NAVIGATE = "window.__botexMarker = arguments[1]; window.location.assign(arguments[0]);"
 _RELOAD = "window.__botexMarker = arguments[0]; window.location.reload();"
 _LEAVE_SECONDS = 5.0
@@ -80,8 +80,9 @@ class _Chromium:
             raise BrowserError(f"cannot start Chromium: {exc.msg or type(exc).__name__}") from None
         self._driver_pid = self._driver.service.process.pid
         self._lock = threading.Lock()
-        # The first window stays open, so that closing the last bot's tab leaves the browser running.
-        self._current = self._driver.current_window_handle
+        # The first window stays blank and open: new tabs are opened from it (a bot's tab
+        # may be between two pages), and closing the last bot's tab leaves the browser running.
+        self._home = self._current = self._driver.current_window_handle
         self._broken = False
         self.tabs = 0
 
@@ -94,10 +95,13 @@ class _Chromium:
         """Open a blank tab and return its handle; a browser that cannot is marked dead."""
         with self._lock:
             try:
+                self._driver.switch_to.window(self._home)
                 self._driver.switch_to.new_window("tab")
             except (WebDriverException, HTTPError, OSError) as exc:
                 self._broken = True
-                raise BrowserError(f"cannot open a tab: {getattr(exc, 'msg', None) or type(exc).__name__}") from None
+                reason = f"cannot open a tab: {getattr(exc, 'msg', None) or type(exc).__name__}"
+                logger.warning("%s; Chromium is replaced for the next tabs", reason)
+                raise BrowserError(reason) from None
             self._current = self._driver.current_window_handle
             return self._current
 
@@ -192,8 +196,6 @@ class Browser:
         self._wait_for_new_document(self._page_timeout)
 
     def _run(self, command: Callable[[webdriver.Chrome], T]) -> T:
-        if not self._chromium.alive:
-            raise BrowserError("Chromium is gone")
         try:
             return self._chromium.run(self._tab, command)
         except (HTTPError, OSError) as exc:

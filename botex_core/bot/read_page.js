@@ -1,6 +1,6 @@
 // Returns everything a bot needs from the current oTree page in one call,
-// or null while the page is still loading.
-if (document.readyState !== 'complete') return null;
+// or null while its HTML is still being parsed (images and styles do not matter).
+if (document.readyState === 'loading') return null;
 const form = document.querySelector('#form') || document.body;
 const labelFor = (id) => {
   const label = id ? document.querySelector(`label[for="${CSS.escape(id)}"]`) : null;

@@ -183,7 +183,7 @@ def _play(
 
 
 def _through_wait_pages(browser: Browser, page: Page, timeout: float) -> Page:
-    started = last_refresh = time.monotonic()
+    started = last_refresh = last_read = time.monotonic()
     while page.is_wait_page:
         now = time.monotonic()
         if now - started > timeout:
@@ -194,8 +194,12 @@ def _through_wait_pages(browser: Browser, page: Page, timeout: float) -> Page:
                 page, last_refresh = browser.refresh(), now
             else:
                 page = browser.read()
+            last_read = time.monotonic()
         except BrowserError:
-            continue  # the wait page is navigating on by itself
+            # A wait page that navigates on by itself cannot be read for a moment;
+            # a browser that cannot read it for longer has failed.
+            if time.monotonic() - last_read > WAIT_REFRESH_SECONDS:
+                raise
     return page
 
 

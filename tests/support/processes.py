@@ -16,15 +16,11 @@ def browser_processes() -> list[str]:
 
 
 def browsers_and_drivers() -> tuple[set[str], set[str]]:
-    """PIDs of live Chromium browser processes (not their helpers) and of chromedriver processes."""
-    listing = subprocess.run(["ps", "-eo", "pid=,stat=,comm=,args="], capture_output=True, text=True).stdout
-    browsers, drivers = set(), set()
-    for line in listing.splitlines():
-        pid, state, command, args = (line.split(None, 3) + [""])[:4]
-        if state.startswith("Z"):
-            continue
-        if command == "chromedriver":
-            drivers.add(pid)
-        elif command == "chromium" and "--type=" not in args:
-            browsers.add(pid)
+    """PIDs of live Chromium browsers (the processes chromedriver started, not their
+    helpers) and of chromedriver processes."""
+    listing = subprocess.run(["ps", "-eo", "pid=,ppid=,stat=,comm="], capture_output=True, text=True).stdout
+    rows = [line.split(None, 3) for line in listing.splitlines() if line.strip()]
+    live = [(pid, parent, command) for pid, parent, state, command in rows if not state.startswith("Z")]
+    drivers = {pid for pid, _, command in live if command == "chromedriver"}
+    browsers = {pid for pid, parent, command in live if command == "chromium" and parent in drivers}
     return browsers, drivers
