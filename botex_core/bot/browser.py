@@ -117,7 +117,7 @@ class _Chromium:
         """Close ``tab``; errors are ignored (the tab or the browser may be gone)."""
         try:
             self.run(tab, lambda driver: driver.close())
-        except WebDriverException:
+        except (WebDriverException, HTTPError, OSError):
             pass
 
     def quit(self) -> None:
@@ -125,7 +125,7 @@ class _Chromium:
         tree = [self._driver_pid, *descendants(self._driver_pid)]
         try:
             self._driver.quit()
-        except WebDriverException:
+        except (WebDriverException, HTTPError, OSError):
             pass
         finally:
             reap(tree)
