@@ -96,13 +96,13 @@ class Bench:
             sampler.sessions.update(p.pid for p in workers.processes.values())
             sampler.pids.add(self.redis.process.pid)
             _wait_for_workers(FLEET_WORKERS)
+        log_path = self.workspace / f"{system}-{bots}.log"
         try:
-            with sampler:
+            with sampler, open(log_path, "w") as log:
                 started = time.monotonic()
                 process = subprocess.Popen(
                     self._command(system, bots, db), env=self._env(db, fleet=system == "fleet"), cwd=self.workspace,
-                    start_new_session=True,
-                    stdout=subprocess.PIPE, stderr=open(self.workspace / f"{system}-{bots}.log", "w"), text=True,
+                    start_new_session=True, stdout=subprocess.PIPE, stderr=log, text=True,
                 )
                 sampler.sessions.add(process.pid)
                 output, _ = process.communicate()
@@ -110,8 +110,7 @@ class Bench:
         finally:
             workers.stop_all()
         if process.returncode != 0 and not output.strip():
-            log = (self.workspace / f"{system}-{bots}.log").read_text()[-2000:]
-            raise SystemExit(f"{system} with {bots} bots exited with {process.returncode}:\n{log}")
+            raise SystemExit(f"{system} with {bots} bots exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
         requests = self.llm.requests[first_request:]
         return Run(
             system, bots, wall, sampler.cpu_seconds, sampler.peak_mb, len(requests),

@@ -148,10 +148,7 @@ class Browser:
         """The current page, once it has loaded."""
         deadline = time.monotonic() + self._page_timeout
         while True:
-            try:
-                data: dict[str, Any] | None = self._run(lambda driver: driver.execute_script(_READ_PAGE))
-            except WebDriverException as exc:
-                raise BrowserError(f"cannot read the page: {exc.msg or type(exc).__name__}") from None
+            data: dict[str, Any] | None = self._execute_or_fail("cannot read the page", _READ_PAGE)
             if data is not None:
                 return Page.model_validate(data)
             if time.monotonic() > deadline:
@@ -163,11 +160,7 @@ class Browser:
 
         When oTree rejects the answers, the same page comes back with its errors.
         """
-        marker = uuid.uuid4().hex
-        try:
-            submitted = self._run(lambda driver: driver.execute_script(_FILL_PAGE, answers, marker))
-        except WebDriverException as exc:
-            raise BrowserError(f"cannot fill in the page: {exc.msg or type(exc).__name__}") from None
+        submitted = self._execute_or_fail("cannot fill in the page", _FILL_PAGE, answers, uuid.uuid4().hex)
         if not submitted:
             raise BrowserError("the page has no button to submit it")
         self._wait_for_new_document(self._page_timeout)
@@ -182,22 +175,27 @@ class Browser:
         """Navigate away, so that the page closes its websocket to oTree with a proper
         close frame instead of dropping it when the tab closes."""
         try:
-            self._run(lambda driver: driver.execute_script(_NAVIGATE, "about:blank", "leaving"))
+            self._execute(_NAVIGATE, "about:blank", "leaving")
             self._wait_for_new_document(_LEAVE_SECONDS)
         except (WebDriverException, BrowserError):
             pass
 
     def _navigate(self, script: str, url: str | None, failure: str) -> None:
         arguments = (url, uuid.uuid4().hex) if url else (uuid.uuid4().hex,)
-        try:
-            self._run(lambda driver: driver.execute_script(script, *arguments))
-        except WebDriverException as exc:
-            raise BrowserError(f"{failure}: {exc.msg or type(exc).__name__}") from None
+        self._execute_or_fail(failure, script, *arguments)
         self._wait_for_new_document(self._page_timeout)
 
-    def _run(self, command: Callable[[webdriver.Chrome], T]) -> T:
+    def _execute_or_fail(self, failure: str, script: str, *arguments: Any) -> Any:
+        """Run ``script`` in the tab; what goes wrong is a :class:`BrowserError` starting with ``failure``."""
         try:
-            return self._chromium.run(self._tab, command)
+            return self._execute(script, *arguments)
+        except WebDriverException as exc:
+            raise BrowserError(f"{failure}: {exc.msg or type(exc).__name__}") from None
+
+    def _execute(self, script: str, *arguments: Any) -> Any:
+        """Run ``script`` in the tab; WebDriver errors pass through, a lost chromedriver is a BrowserError."""
+        try:
+            return self._chromium.run(self._tab, lambda driver: driver.execute_script(script, *arguments))
         except (HTTPError, OSError) as exc:
             raise BrowserError(f"lost the connection to chromedriver: {type(exc).__name__}") from None
 
@@ -205,7 +203,7 @@ class Browser:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if self._run(lambda driver: driver.execute_script(_PAGE_GONE)):
+                if self._execute(_PAGE_GONE):
                     return
             except WebDriverException:
                 pass  # the old document is unloading

@@ -192,6 +192,7 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
                 "function": {"name": tools[0]["function"]["name"], "arguments": content}}
         message = {"role": "assistant", "content": None, "tool_calls": [call]}
         finish_reason = "tool_calls" if finish_reason == "stop" else finish_reason
+    prompt = prompt_tokens(body)
     handler._send(200, {
         "id": f"chatcmpl-{len(fake.requests)}",
         "object": "chat.completion",
@@ -199,9 +200,9 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
         "model": body.get("model", "stand-in"),
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
         "usage": {
-            "prompt_tokens": prompt_tokens(body),
+            "prompt_tokens": prompt,
             "completion_tokens": len(content) // 4 + 1,
-            "total_tokens": prompt_tokens(body) + len(content) // 4 + 1,
+            "total_tokens": prompt + len(content) // 4 + 1,
         },
     })
 
