@@ -158,20 +158,21 @@ def test_timeouts_are_retried(otree_server: RunningOtree, sqlite_db: str, fake_l
     assert any("Timeout" in (e.error or "") for e in exchanges(sqlite_db, session_id))
 
 
-def test_a_bad_key_fails_at_once_and_the_partner_is_abandoned(
-    otree_server: RunningOtree, sqlite_db: str, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("fault", "evidence"), [("auth", "AuthenticationError"), ("unknown_model", "NotFoundError")])
+def test_a_hopeless_llm_error_fails_at_once_and_the_partner_is_abandoned(
+    otree_server: RunningOtree, sqlite_db: str, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, fault: str, evidence: str
 ) -> None:
     monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "5")
-    fake_llm.inject("auth", pages_only=True)
+    fake_llm.inject(fault, pages_only=True)
     before = browser_processes()
     session_id = run_session("widgets_pair", 2, sqlite_db, fake_llm)
     rows = read_participants_from_botex_db(session_id, sqlite_db)
     assert sorted(r["status"] for r in rows) == ["abandoned", "failed"]
     failed = next(r for r in rows if r["status"] == "failed")
-    assert "AuthenticationError" in failed["status_reason"] and "cannot succeed" in failed["status_reason"]
+    assert evidence in failed["status_reason"] and "cannot succeed" in failed["status_reason"]
     abandoned = next(r for r in rows if r["status"] == "abandoned")
     assert "wait page PairWaitPage" in abandoned["status_reason"]
-    assert sum(1 for e in exchanges(sqlite_db, session_id) if e.error) == 1  # no retry of a bad key
+    assert sum(1 for e in exchanges(sqlite_db, session_id) if e.error) == 1  # no retry of what cannot succeed
     assert browser_processes() == before
 
 

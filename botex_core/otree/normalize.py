@@ -55,7 +55,7 @@ class Column:
 
 def normalize_otree_data(
     otree_csv_file: str,
-    var_dict: dict[str, dict[str, Any]] | None = None,
+    var_dict: dict[str, dict[str, Any]] | None = DEFAULT_VAR_DICT,
     store_as_csv: bool = False,
     data_exp_path: str | None = ".",
     exp_prefix: str | None = "",
@@ -69,7 +69,7 @@ def normalize_otree_data(
             ``player``/``group``/``subsession``) a dict from oTree's variable
             name to the output name. Variables left out are dropped; an app
             or level without an entry keeps all its variables. Defaults to
-            :data:`DEFAULT_VAR_DICT`.
+            :data:`DEFAULT_VAR_DICT` (also when None); it is never modified.
         store_as_csv: Also write each table to ``<prefix>_<table>.csv``.
         data_exp_path: Folder for the CSV files. Defaults to the current folder.
         exp_prefix: Prefix of the CSV file names. Defaults to none.

@@ -11,7 +11,8 @@ processes meet them too:
 - ``out_of_range``: numbers below their minimum;
 - ``long_text``: texts of 40 characters (within the schema, beyond oTree's 30);
 - ``confused``: ``confused`` true and ``understood`` false;
-- ``auth``: 401, which no retry can fix.
+- ``auth``: 401, which no retry can fix;
+- ``unknown_model``: 404 ``model_not_found``, which no retry can fix either.
 
 A fault with ``"pages_only": true`` waits for a request whose schema has answers.
 Requests with ``tools`` (function calling) get the reply as the first tool's call.
@@ -155,6 +156,9 @@ def prompt_tokens(body: dict[str, Any]) -> int:
     return len(text) // 4 + 1
 
 
+FAULT_STATUS = {"429": 429, "500": 500, "auth": 401, "unknown_model": 404}
+
+
 def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
     """Answer one chat completion request (or fail it as the next fault says)."""
     response_format = body.get("response_format") or {}
@@ -172,8 +176,8 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
     kind = fault.get("kind")
     if fake.latency:
         time.sleep(fake.latency)
-    if kind in ("429", "500", "auth"):
-        status = {"429": 429, "500": 500, "auth": 401}[kind]
+    if kind in FAULT_STATUS:
+        status = FAULT_STATUS[kind]
         return handler._send(status, {"error": {"message": f"stand-in fault {kind}", "type": "fault", "code": status}})
     if kind == "timeout":
         time.sleep(float(fault.get("seconds", 30)))
