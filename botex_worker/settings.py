@@ -20,6 +20,7 @@ class FleetSettings:
     lease_seconds: float = field(default_factory=lambda: _number("BOTEX_LEASE_SECONDS", 60))
     task_retries: int = field(default_factory=lambda: int(_number("BOTEX_TASK_RETRIES", 3)))
     retry_backoff: float = field(default_factory=lambda: _number("BOTEX_TASK_RETRY_SECONDS", 10))
+    give_back_after: float = field(default_factory=lambda: _number("BOTEX_GIVE_BACK_SLOT_SECONDS", 60))
 
     @property
     def embedded(self) -> bool:

@@ -1,8 +1,9 @@
 """The bot task: one Celery task per bot.
 
 :class:`BotTask` owns everything around the bot: the participant's lease and
-its renewal, the rate limiter of the queue, and bounded retries when the
-infrastructure failed. The task body only plays the bot.
+its renewal, the rate limiter of the queue, bounded retries when the
+infrastructure failed, and giving the worker slot back while the bot waits
+long on a wait page. The task body only plays the bot.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from celery import Task
 
-from botex_core.bot.runner import BotOutcome, BotSettings, run_bot
+from botex_core.bot.runner import BotOutcome, BotSettings, Waiting, run_bot
 from botex_core.store import BotStatus, Participant, session_scope
 from botex_worker import keyring
 from botex_worker.app import app
@@ -25,6 +26,9 @@ from botex_worker.settings import FleetSettings
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "botex.run_bot"
+# A bot that gave its slot back comes back after this many seconds: time for
+# the bots it waits for to take the slot, short enough to follow them quickly.
+COME_BACK_SECONDS = 2
 
 
 class BotTask(Task):
@@ -49,12 +53,17 @@ class BotTask(Task):
             # Another worker holds the lease: leave the bot alone, and look again
             # once that lease could have expired (its worker may have died).
             raise self.retry(countdown=fleet.lease_seconds)
+        # Embedded mode gives every bot a slot of its own: nothing to give back.
+        give_back_after = None if fleet.embedded else fleet.give_back_after
+        waiting = Waiting(**bot["waiting"]) if bot.get("waiting") else None
         with LeaseKeeper(*key, owner, fleet.lease_seconds) as lease:
-            outcome = run_bot(settings, limiter_for(bot["queue"]), lease.lost.is_set)
+            outcome = run_bot(settings, limiter_for(bot["queue"]), lease.lost.is_set, give_back_after, waiting)
+        if outcome.waiting is not None:
+            raise self.retry(args=[{**bot, "waiting": asdict(outcome.waiting)}], countdown=COME_BACK_SECONDS)
         failures = bot.get("infrastructure_failures", 0)
         if outcome.retryable and failures < fleet.task_retries:
             _requeue(settings, f"retry {failures + 1} of {fleet.task_retries} after: {outcome.reason}")
-            raise self.retry(args=[{**bot, "infrastructure_failures": failures + 1}],
+            raise self.retry(args=[{**bot, "infrastructure_failures": failures + 1, "waiting": None}],
                              countdown=fleet.retry_backoff * 2 ** failures)
         return _result(outcome)
 

@@ -163,6 +163,39 @@ def test_a_duplicate_delivery_does_not_run_a_bot_twice(fleet_env: dict[str, str]
     assert len(starts) == 2
 
 
+def test_waiting_bots_give_their_slots_to_the_bots_they_wait_for(
+    fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM
+) -> None:
+    """A group of three on two slots: the first two wait for the third, which only runs on a slot they left."""
+    workers.start("small", concurrency=2, BOTEX_GIVE_BACK_SLOT_SECONDS="3")
+    result = cli(fleet_env, "submit", "-s", "guess_two_thirds", "-p", "3",
+                 "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait", timeout=240)
+    assert result.returncode == 0, result.stderr + cli(fleet_env, "status").stdout + workers.logs()
+    session_id = next(line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("session "))
+    rows = read_participants_from_botex_db(session_id, fleet_env["BOTEX_DB"])
+    assert [(row["status"], row["attempts"]) for row in rows] == [("finished", 1)] * 3
+    assert "gave its slot back while waiting on" in workers.logs()
+    assert len(read_responses_from_botex_db(fleet_env["BOTEX_DB"], session_id)) == 3 * 3  # a guess per round
+    starts = [r for r in fake_llm.requests if "You are about to start the study" in r["messages"][-1]["content"]]
+    assert len(starts) == 3  # a bot that comes back goes on where it stood
+
+
+def test_a_bot_that_gives_its_slot_back_is_still_abandoned_in_time(
+    fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM
+) -> None:
+    workers.start("one", concurrency=2, BOTEX_GIVE_BACK_SLOT_SECONDS="1")
+    env = {**fleet_env, "BOTEX_WAIT_TIMEOUT": "8"}
+    result = cli(env, "submit", "-s", "guess_two_thirds", "-p", "3", "-n", "2",
+                 "--model", "openai/stand-in", "--api-base", fake_llm.api_base)
+    assert result.returncode == 0, result.stderr
+    session_id = next(line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("session "))
+    bot = lambda: next(p for p in read_participants_from_botex_db(session_id, env["BOTEX_DB"]) if not p["is_human"])  # noqa: E731
+    wait_for(lambda: bot()["status"] == "abandoned", 60, "the bot waiting for two humans was not abandoned")
+    assert bot()["status_reason"] == "waited more than 8 s on the wait page ResultsWaitPage"
+    assert bot()["attempts"] == 1
+    assert workers.logs().count("gave its slot back while waiting on") >= 2
+
+
 def test_submit_without_a_broker_is_a_clear_error(otree_server: RunningOtree) -> None:
     env = {k: v for k, v in os.environ.items() if k != "BOTEX_BROKER_URL"}
     result = cli(env, "submit", "-s", "widgets_pair", "-p", "2")

@@ -51,7 +51,7 @@ class Fleet:
         return process
 
     def start_worker(self, name: str, host: str) -> None:
-        # Four slots each: a worker's waiting bots must leave room for the partners it resumes.
+        # Four slots each: room for the partners a worker resumes without waiting for a slot given back.
         self.start(name, host, [str(BIN / "botex-cli"), "worker", "-Q", "botex.openai", "-c", "4",
                                 "-n", f"{name}@{host}", "-l", "INFO"])
 

@@ -40,8 +40,11 @@ class BotRecorder:
         self._key = (session_id, participant_id)
         self._sequence = 0
 
-    def begin(self) -> ResumeState:
-        """Mark the bot running and return what it already did, if anything."""
+    def begin(self, new_attempt: bool = True) -> ResumeState:
+        """Mark the bot running and return what it already did, if anything.
+
+        ``new_attempt`` is false when the bot goes on after it gave its slot back.
+        """
         with session_scope(self._db) as session:
             participant = session.get(Participant, self._key)
             if participant is None:
@@ -50,7 +53,7 @@ class BotRecorder:
             participant.time_in = participant.time_in or utcnow()
             participant.status = BotStatus.RUNNING.value
             participant.status_reason = None
-            participant.attempts = (participant.attempts or 0) + 1
+            participant.attempts = (participant.attempts or 0) + int(new_attempt)
             self._sequence = session.scalar(
                 select(func.coalesce(func.max(LLMExchange.sequence), 0)).where(
                     LLMExchange.session_id == self._key[0], LLMExchange.participant_id == self._key[1]

@@ -39,12 +39,33 @@ class Superseded(BotexError):
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """The wait page a bot is on and since when (epoch seconds), kept while it is off its slot."""
+
+    url: str
+    since: float
+
+
+class SlotGivenBack(BotexError):
+    """The bot left a long wait to make room for others; it goes on later from ``waiting``."""
+
+    def __init__(self, waiting: Waiting) -> None:
+        super().__init__(f"waiting on {waiting.url}")
+        self.waiting = waiting
+
+
+@dataclass(frozen=True)
 class BotOutcome:
-    """How a bot's run ended; ``retryable`` when the cause was the infrastructure."""
+    """How a bot's run ended.
+
+    ``retryable`` when the cause was the infrastructure; ``waiting`` when the bot
+    gave its slot back on a wait page and is to go on later.
+    """
 
     status: BotStatus
     reason: str | None = None
     retryable: bool = False
+    waiting: Waiting | None = None
 
 
 def _is_infrastructure(exc: BaseException) -> bool:
@@ -91,17 +112,24 @@ def participant_code(url: str) -> str | None:
 
 
 def run_bot(
-    settings: BotSettings, limiter: RateLimiter | None = None, superseded: Callable[[], bool] = lambda: False
+    settings: BotSettings,
+    limiter: RateLimiter | None = None,
+    superseded: Callable[[], bool] = lambda: False,
+    give_back_after: float | None = None,
+    waiting: Waiting | None = None,
 ) -> BotOutcome:
     """Play one participant to the end and record everything; return how it ended.
 
     ``limiter`` paces the bot's LLM calls (the fleet shares one per queue).
     ``superseded`` tells when another runner has taken the participant over:
     the bot then stops before its next page and leaves the store to that runner.
+    ``give_back_after``: seconds on a wait page after which the bot stops with a
+    ``waiting`` outcome, so that its slot can run the participants it waits for;
+    run again with that ``waiting``, it goes on and its wait timeout counts on.
     """
     prompts = build_prompts(settings.user_prompts)
     recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id)
-    state = recorder.begin()
+    state = recorder.begin(new_attempt=waiting is None)
     client = LLMClient(
         model=settings.model,
         api_key=settings.api_key,
@@ -120,13 +148,19 @@ def run_bot(
                 dialogue.start()
             else:
                 logger.info("%s: resuming on %s", name, page.name)
-            _play(browser, page, dialogue, recorder, settings, name, superseded)
+            wait_rules = WaitRules(settings.wait_timeout, give_back_after, waiting)
+            _play(browser, page, dialogue, recorder, settings, name, superseded, wait_rules)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
         if isinstance(exc, Superseded) or superseded():
             # The participant's store rows belong to the runner that took over.
             logger.error("%s stops: another runner took the participant over (this one lost its lease)", name)
             return BotOutcome(BotStatus.RUNNING, "lost its lease to another runner")
         recorder.save_conversation(dialogue.messages, settings.bot_parms())
+        if isinstance(exc, SlotGivenBack):
+            reason = f"gave its slot back while {exc}"
+            recorder.end(BotStatus.QUEUED, reason)
+            logger.info("%s %s", name, reason)
+            return BotOutcome(BotStatus.QUEUED, reason, waiting=exc.waiting)
         if isinstance(exc, Abandoned):
             recorder.end(BotStatus.ABANDONED, str(exc))
             logger.warning("%s abandoned: %s", name, exc)
@@ -143,12 +177,26 @@ def run_bot(
     return BotOutcome(BotStatus.FINISHED, reason)
 
 
+@dataclass
+class WaitRules:
+    """How long a bot may wait in all (``timeout``) and on its slot (``give_back_after``)."""
+
+    timeout: float
+    give_back_after: float | None = None
+    earlier: Waiting | None = None
+
+    def since(self, page: Page) -> float:
+        """When the bot came to ``page``: now, unless it waited there before it gave its slot back."""
+        earlier, self.earlier = self.earlier, None
+        return earlier.since if earlier is not None and earlier.url == page.url else time.time()
+
+
 def _play(
     browser: Browser, page: Page, dialogue: Dialogue, recorder: BotRecorder, settings: BotSettings, name: str,
-    superseded: Callable[[], bool],
+    superseded: Callable[[], bool], wait_rules: WaitRules,
 ) -> None:
     while True:
-        page = _through_wait_pages(browser, page, settings.wait_timeout)
+        page = _through_wait_pages(browser, page, wait_rules)
         if superseded():
             raise Superseded("lost its lease")
         if page.is_last:
@@ -182,12 +230,17 @@ def _play(
         page = next_page
 
 
-def _through_wait_pages(browser: Browser, page: Page, timeout: float) -> Page:
-    started = last_refresh = last_read = time.monotonic()
+def _through_wait_pages(browser: Browser, page: Page, rules: WaitRules) -> Page:
+    if not page.is_wait_page:
+        return page
+    since = rules.since(page)
+    on_slot_since = last_refresh = last_read = time.monotonic()
     while page.is_wait_page:
         now = time.monotonic()
-        if now - started > timeout:
-            raise Abandoned(f"waited more than {timeout:.0f} s on the wait page {page.name}")
+        if time.time() - since > rules.timeout:
+            raise Abandoned(f"waited more than {rules.timeout:.0f} s on the wait page {page.name}")
+        if rules.give_back_after is not None and now - on_slot_since > rules.give_back_after:
+            raise SlotGivenBack(Waiting(page.url, since))
         time.sleep(WAIT_POLL_SECONDS)
         try:
             if now - last_refresh > WAIT_REFRESH_SECONDS:
