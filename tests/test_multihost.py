@@ -24,6 +24,7 @@ from botex_core import init_otree_session, read_participants_from_botex_db, read
 from botex_core.store import dispose_engines, get_engine
 from tests.conftest import EXAMPLE_PROJECT, REPO
 from tests.support.netns import Network
+from tests.support.otree_service import HANG_REPORT_PATH
 from tests.support.waiting import wait_for
 from tests.support.services import postgres_bin_dir
 
@@ -116,7 +117,7 @@ def fleet(otree_executable: str, tmp_path: Path) -> Iterator[Fleet]:
                                         "--dir", str(tmp_path)])
         project = tmp_path / "project"
         shutil.copytree(EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
-        otree_env = {"OTREE_AUTH_LEVEL": "STUDY", "OTREE_ADMIN_PASSWORD": "multihost-admin",
+        otree_env = {"OTREE_AUTH_LEVEL": "STUDY", "OTREE_ADMIN_PASSWORD": "multihost-admin", "PYTHONPATH": HANG_REPORT_PATH,
                      "PATH": f"{Path(otree_executable).parent}{os.pathsep}{os.environ['PATH']}"}
         with open(tmp_path / "otree.log", "w") as log:
             processes["otree"] = subprocess.Popen(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from botex_core.processes import descendants
 from tests.conftest import EXAMPLE_PROJECT
-from tests.support.otree_service import OtreeService
+from tests.support.otree_service import HANG_REPORT_PATH, OtreeService
 from tests.support.services import PostgresCluster, RedisServer, free_port
 
 
@@ -55,3 +57,30 @@ def test_the_otree_watchdog_restarts_a_server_that_stopped_answering(otree_execu
         assert service.restarts == 1
     finally:
         service.stop()
+
+
+STUCK_OTREE = '''
+import asyncio, sys, time, types
+sys.modules["otree"] = types.ModuleType("otree")
+middleware = sys.modules["otree.middleware"] = types.ModuleType("otree.middleware")
+middleware.lock2 = asyncio.Lock()
+
+async def serve():
+    async with middleware.lock2:
+        await asyncio.sleep(7)  # the report finds the running loop
+        time.sleep(16)  # then the loop stops answering, with the lock held
+
+asyncio.run(serve())
+'''
+
+
+def test_a_stuck_otree_server_reports_where_it_waits(tmp_path: Path) -> None:
+    """The hang report loaded into the tests' oTree servers names the stuck loop, the lock and the stacks."""
+    stuck = tmp_path / "otree"  # the report only wakes up in a program named otree
+    stuck.write_text(STUCK_OTREE)
+    result = subprocess.run([sys.executable, str(stuck)], env={**os.environ, "PYTHONPATH": HANG_REPORT_PATH},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "##### oTree hang report: event loop answers=False, lock2 held for" in result.stderr
+    assert "coro=<serve() running" in result.stderr  # the asyncio task that holds the lock
+    assert f'File "{stuck}", line 10 in serve' in result.stderr  # the thread stacks show the call that blocks the loop

@@ -4,7 +4,9 @@ oTree's server (uvicorn 0.13 with websockets 10.1) now and then stops answering
 after browsers drop their wait-page websockets. When that happens the tests
 would all fail one after another, so the watchdog dumps the server's Python
 stacks into its log (faulthandler on SIGUSR1), reports them as a test warning,
-and starts the server again on the same port.
+and starts the server again on the same port. The server also writes a report
+of its own when its event loop or its request lock gets stuck
+(``otree_hang_report/sitecustomize.py``, through ``HANG_REPORT_PATH``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import requests
 
 from botex_core import start_otree_server, stop_otree_server
 
-STACK_DUMPER = "import faulthandler, signal\nfaulthandler.register(signal.SIGUSR1, all_threads=True)\n"
+HANG_REPORT_PATH = str(Path(__file__).resolve().parent / "otree_hang_report")
 
 
 class OtreeService:
@@ -36,14 +38,10 @@ class OtreeService:
         self.url = f"http://localhost:{port}"
         self.restarts = 0
         self._process: subprocess.Popen | None = None
-        dumper_folder = project.parent / "stack-dumper"
-        dumper_folder.mkdir(exist_ok=True)
-        (dumper_folder / "sitecustomize.py").write_text(STACK_DUMPER)
-        self._dumper_folder = str(dumper_folder)
 
     def start(self) -> None:
         previous = os.environ.get("PYTHONPATH")
-        os.environ["PYTHONPATH"] = self._dumper_folder
+        os.environ["PYTHONPATH"] = HANG_REPORT_PATH
         try:
             self._process = start_otree_server(
                 project_path=str(self.project), port=self.port, log_file=str(self.log_file),
