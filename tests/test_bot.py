@@ -24,6 +24,8 @@ from botex_core import (
     run_bots_on_session,
     run_single_bot,
 )
+from botex_core.bot.dialogue import MAX_REPLY_TRIES
+from botex_core.bot.schemas import REASON_MAX
 from botex_core.store import LLMExchange, get_engine, session_scope
 from tests.conftest import REPO, RunningOtree
 from tests.support.fake_llm import FakeLLM
@@ -132,6 +134,19 @@ def test_llm_faults_are_retried_and_recorded(
     assert evidence in seen
     if fault in ("429", "500"):
         assert sum(1 for e in recorded if e.error) == times
+
+
+def test_numbers_out_of_range_on_every_try_are_set_to_their_bounds(
+    otree_server: RunningOtree, sqlite_db: str, fake_llm: FakeLLM
+) -> None:
+    # Enough for both bots to use up their tries on the questionnaire; reasons come at their length cap.
+    fake_llm.inject("out_of_range", times=2 * MAX_REPLY_TRIES, pages_only=True)
+    session_id = run_session("widgets_pair", 2, sqlite_db, fake_llm)
+    assert statuses(sqlite_db, session_id) == ["finished", "finished"]
+    shares = [r for r in read_responses_from_botex_db(sqlite_db, session_id) if r["question_id"] == "expected_share"]
+    clamped = [r for r in shares if r["reason"].endswith("to 0.0, the nearest allowed value]")]
+    assert clamped, shares
+    assert all(float(r["answer"]) == 0.0 and len(r["reason"]) <= REASON_MAX for r in clamped)
 
 
 @pytest.mark.parametrize("full_conv_history", [False, True])

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from botex_core.bot.page import Page
 from botex_core.bot.schemas import (
+    REASON_MAX,
     EndReply,
     Reply,
     StartReply,
@@ -178,7 +179,9 @@ def _clamped_into_range(content: str, model: type[ReplyT]) -> ReplyT | None:
             holder = holder[key]
         bound = error["ctx"][_BOUND_ERRORS[error["type"]]]
         if isinstance(holder, dict) and "reason" in holder and leaf == "answer":
-            holder["reason"] = f"{holder['reason']} [botex set the answer {holder[leaf]!r} to {bound}, the nearest allowed value]"
+            note = f" [botex set the answer {holder[leaf]!r} to {bound}, the nearest allowed value]"
+            # The note must fit into the reason's length cap, however long the reason was.
+            holder["reason"] = str(holder["reason"])[: max(0, REASON_MAX - len(note))] + note
         holder[leaf] = bound
     try:
         return model.model_validate(repaired)

@@ -8,7 +8,7 @@ processes meet them too:
 - ``timeout``: the reply comes after ``seconds`` (longer than the client waits);
 - ``malformed``: a reply that is not JSON;
 - ``too_long``: a cut-off reply with ``finish_reason`` ``length``;
-- ``out_of_range``: numbers below their minimum;
+- ``out_of_range``: numbers below their minimum, with reasons as long as allowed;
 - ``long_text``: texts of 40 characters (within the schema, beyond oTree's 30);
 - ``confused``: ``confused`` true and ``understood`` false;
 - ``auth``: 401, which no retry can fix;
@@ -63,6 +63,8 @@ def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = N
         return int(low) if low is not None else 7
     if kind == "array":
         return [instance_from_schema(schema.get("items", {}), root, name, fault)]
+    if fault == "out_of_range" and name == "reason" and "maxLength" in schema:
+        return "r" * schema["maxLength"]
     text = "x" * 40 if fault == "long_text" and name == "answer" else TEXT
     return text[: schema.get("maxLength", len(text))]
 
