@@ -147,6 +147,10 @@ def test_numbers_out_of_range_on_every_try_are_set_to_their_bounds(
     clamped = [r for r in shares if r["reason"].endswith("to 0.0, the nearest allowed value]")]
     assert clamped, shares
     assert all(float(r["answer"]) == 0.0 and len(r["reason"]) <= REASON_MAX for r in clamped)
+    # Each retry asks the page again with the error, without showing the faulty reply.
+    retries = [r for r in fake_llm.requests if "greater than or equal" in r["messages"][-1]["content"]]
+    assert len(retries) >= MAX_REPLY_TRIES - 1
+    assert all([m["role"] for m in r["messages"]] == ["system", "user"] for r in retries)
 
 
 @pytest.mark.parametrize("full_conv_history", [False, True])

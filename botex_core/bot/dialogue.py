@@ -112,15 +112,8 @@ class Dialogue:
             exchange = self._client.complete(_as_messages(context), schema, model.__name__)
             content = exchange.response or ""
             follow_up, reply, problem = self._judge(content, exchange.finish_reason, model)
-            if exchange.finish_reason == "length":
-                # A cut-off reply is not sent back: it would fill the context that the
-                # retry needs. The prompt is asked again with the note instead.
-                retry = {"role": "user", "content": f"{follow_up.strip()}\n\n{prompt}"}
-                if context is self.messages:
-                    self.messages[-1] = retry
-                else:
-                    self.messages += [{"role": "assistant", "content": content}, {"role": "user", "content": follow_up}]
-                    context[-1] = retry
+            if reply is None and (exchange.finish_reason == "length" or context is not self.messages):
+                self._ask_again(context, prompt, content, follow_up)
                 continue
             self._append(context, {"role": "assistant", "content": content})
             if reply is not None:
@@ -137,6 +130,20 @@ class Dialogue:
             self.confused_replies += 1
             logger.warning("the bot stays confused (%s); going on with its last valid reply", self.phase)
         return last_valid
+
+    def _ask_again(self, context: list[dict[str, Any]], prompt: str, failed: str, follow_up: str) -> None:
+        """Ask ``prompt`` again after the note ``follow_up``, without the ``failed`` reply.
+
+        A cut-off reply sent back would fill the context that the retry needs, and
+        small models copy a faulty reply they are shown. The conversation keeps
+        both; with the full history only a cut-off reply is left out.
+        """
+        retry = {"role": "user", "content": f"{follow_up.strip()}\n\n{prompt}"}
+        if context is self.messages:
+            self.messages[-1] = retry
+        else:
+            self.messages += [{"role": "assistant", "content": failed}, {"role": "user", "content": follow_up}]
+            context[-1] = retry
 
     def _append(self, context: list[dict[str, Any]], message: dict[str, Any]) -> None:
         self.messages.append(message)
