@@ -61,6 +61,11 @@ def cli(env: dict[str, str], *arguments: str, timeout: float = 300) -> subproces
         return subprocess.CompletedProcess(command, -1, expired.stdout or "", f"timed out after {timeout} s\n{expired.stderr or ''}")
 
 
+def submitted_sessions(result: subprocess.CompletedProcess) -> list[str]:
+    """The session codes that ``botex-cli submit`` printed."""
+    return [line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("session ")]
+
+
 @pytest.fixture
 def flower(fleet_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """Flower for the fleet behind basic auth; yields its URL."""
@@ -85,7 +90,7 @@ def test_three_sessions_of_four_bots_on_two_workers(
     result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "4", "--sessions", "3",
                  "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait", timeout=240)
     assert result.returncode == 0, result.stderr + cli(fleet_env, "status").stdout + workers.logs()
-    sessions = [line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("session ")]
+    sessions = submitted_sessions(result)
     assert len(sessions) == 3
     status = json.loads(cli(fleet_env, "status", "--json").stdout)
     assert set(status) == set(sessions)
@@ -171,7 +176,7 @@ def test_waiting_bots_give_their_slots_to_the_bots_they_wait_for(
     result = cli(fleet_env, "submit", "-s", "guess_two_thirds", "-p", "3",
                  "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait", timeout=240)
     assert result.returncode == 0, result.stderr + cli(fleet_env, "status").stdout + workers.logs()
-    session_id = next(line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("session "))
+    [session_id] = submitted_sessions(result)
     rows = read_participants_from_botex_db(session_id, fleet_env["BOTEX_DB"])
     assert [(row["status"], row["attempts"]) for row in rows] == [("finished", 1)] * 3
     assert "gave its slot back while waiting on" in workers.logs()
@@ -188,7 +193,7 @@ def test_a_bot_that_gives_its_slot_back_is_still_abandoned_in_time(
     result = cli(env, "submit", "-s", "guess_two_thirds", "-p", "3", "-n", "2",
                  "--model", "openai/stand-in", "--api-base", fake_llm.api_base)
     assert result.returncode == 0, result.stderr
-    session_id = next(line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("session "))
+    [session_id] = submitted_sessions(result)
     bot = lambda: next(p for p in read_participants_from_botex_db(session_id, env["BOTEX_DB"]) if not p["is_human"])  # noqa: E731
     wait_for(lambda: bot()["status"] == "abandoned", 60, "the bot waiting for two humans was not abandoned")
     assert bot()["status_reason"] == "waited more than 8 s on the wait page ResultsWaitPage"
