@@ -15,6 +15,7 @@ from typing import Any
 
 from celery import Task
 
+from botex_core.bot.record import BotRecorder
 from botex_core.bot.runner import BotOutcome, BotSettings, Waiting, run_bot
 from botex_core.store import BotStatus, Participant, session_scope
 from botex_worker import keyring
@@ -62,7 +63,8 @@ class BotTask(Task):
             raise self.retry(args=[{**bot, "waiting": asdict(outcome.waiting)}], countdown=COME_BACK_SECONDS)
         failures = bot.get("infrastructure_failures", 0)
         if outcome.retryable and failures < fleet.task_retries:
-            _requeue(settings, f"retry {failures + 1} of {fleet.task_retries} after: {outcome.reason}")
+            recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id)
+            recorder.end(BotStatus.QUEUED, f"retry {failures + 1} of {fleet.task_retries} after: {outcome.reason}")
             raise self.retry(args=[{**bot, "infrastructure_failures": failures + 1, "waiting": None}],
                              countdown=fleet.retry_backoff * 2 ** failures)
         return _result(outcome)
@@ -91,13 +93,6 @@ def task_arguments(settings: BotSettings, queue: str, api_key_ref: str | None = 
     fields = asdict(settings)
     fields.pop("api_key")
     return {"settings": fields, "queue": queue, "api_key_ref": api_key_ref}
-
-
-def _requeue(settings: BotSettings, reason: str) -> None:
-    with session_scope(settings.botex_db) as session:
-        participant = session.get(Participant, (settings.session_id, settings.participant_id))
-        participant.status = BotStatus.QUEUED.value
-        participant.status_reason = reason
 
 
 def _result(outcome: BotOutcome) -> dict[str, Any]:

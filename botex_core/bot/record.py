@@ -133,7 +133,7 @@ class BotRecorder:
         )
 
     def end(self, status: BotStatus, reason: str | None = None) -> None:
-        """Record how the bot ended; a finished bot gets its ``time_out``."""
+        """Record the bot's status after a run (ended, or queued to go on); a finished bot gets its ``time_out``."""
         with session_scope(self._db) as session:
             participant = session.get(Participant, self._key)
             participant.status = status.value
