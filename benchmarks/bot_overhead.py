@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import botex_core  # noqa: E402
+import botex_fleet  # noqa: E402
 from benchmarks.example_otree import start_example_otree  # noqa: E402
 from benchmarks.process_tree import pss_mb  # noqa: E402
 from botex_core.bot.browser import open_browser  # noqa: E402
@@ -66,7 +66,7 @@ class PeakMemory:
 
 
 def http_seconds_per_page(bots: int, db: str) -> float:
-    session = botex_core.init_otree_session("widgets_pair", bots, botex_db=db)
+    session = botex_fleet.init_otree_session("widgets_pair", bots, botex_db=db)
     started = time.monotonic()
     play_session([(url, HTTP_ANSWERS) for url in session["bot_urls"]])
     pages_per_participant = 6  # Introduction, Questionnaire, Decision, Results and 2 wait pages
@@ -82,10 +82,10 @@ def idle_browser_mb() -> float:
 
 def bot_run(bots: int, db: str, llm: FakeLLM) -> tuple[float, float]:
     """Seconds per page outside LLM calls, and peak MB per running bot."""
-    session = botex_core.init_otree_session("widgets_pair", bots, botex_db=db)
+    session = botex_fleet.init_otree_session("widgets_pair", bots, botex_db=db)
     before = tree_rss_mb()
     with PeakMemory() as memory:
-        botex_core.run_bots_on_session(
+        botex_fleet.run_bots_on_session(
             session["session_id"], botex_db=db, model="openai/stand-in", api_key="k", api_base=llm.api_base
         )
     with session_scope(db) as store:
@@ -115,7 +115,7 @@ def main() -> None:
         overhead, per_bot_mb = bot_run(arguments.bots, db, llm)
     finally:
         llm.stop()
-        botex_core.stop_otree_server(otree)
+        botex_fleet.stop_otree_server(otree)
     print(f"{arguments.bots} bots on widgets_pair, stand-in LLM at zero latency")
     print(f"{'measure':<42} {'value':>10} {'baseline':>10} {'ratio':>7}")
     print(f"{'bot time per page outside LLM calls (s)':<42} {overhead:>10.3f} {http_page:>10.3f} {overhead / http_page:>7.1f}")

@@ -51,7 +51,7 @@ def enqueue_seconds(count: int) -> tuple[float, float]:
     urls = [f"http://otree.invalid/InitializeParticipant/b{number:07d}" for number in range(count)]
     started = time.perf_counter()
     bots = session_bots("enqbench", os.environ["BOTEX_DB"], bot_urls=urls, model="openai/stand-in")
-    enqueue(bots, "bench.enqueue")
+    enqueue(bots, os.environ["BOTEX_DB"], "bench.enqueue")
     ours = time.perf_counter() - started
     payload = task_arguments(bots[0], "bench.plain")
     started = time.perf_counter()
@@ -78,18 +78,18 @@ def start_workers(workers: Workers, count: int) -> None:
 
 def start_delays(sessions: int, api_base: str) -> tuple[list[float], list[float]]:
     """Seconds from enqueue to the bot's start (one session of 2 bots at a time), and for a no-op task."""
-    import botex_core
+    import botex_fleet
     from botex_core.store import Participant, session_scope
     from botex_worker.app import app
     from botex_worker.dispatch import enqueue, session_bots, wait_until_ended
 
     ours: list[float] = []
     for _ in range(sessions):
-        created = botex_core.init_otree_session("widgets_pair", 2, botex_db=os.environ["BOTEX_DB"])
+        created = botex_fleet.init_otree_session("widgets_pair", 2, botex_db=os.environ["BOTEX_DB"])
         bots = session_bots(created["session_id"], os.environ["BOTEX_DB"], model="openai/stand-in", api_base=api_base)
         sent = datetime.now(timezone.utc).replace(tzinfo=None)
-        enqueue(bots, QUEUE)
-        wait_until_ended(bots)
+        enqueue(bots, os.environ["BOTEX_DB"], QUEUE)
+        wait_until_ended(bots, os.environ["BOTEX_DB"])
         with session_scope(os.environ["BOTEX_DB"]) as store:
             for bot in bots:
                 ours.append((store.get(Participant, (bot.session_id, bot.participant_id)).time_in - sent).total_seconds())
@@ -104,18 +104,18 @@ def start_delays(sessions: int, api_base: str) -> tuple[list[float], list[float]
 
 def bots_per_minute(workers: Workers, count: int, bots: int, api_base: str, latency: float) -> tuple[float, float, int]:
     """Bots finished per minute with ``count`` workers; the ideal; LLM calls per bot."""
-    import botex_core
+    import botex_fleet
     from botex_core.progress import session_progress
     from botex_worker.dispatch import enqueue, session_bots, wait_until_ended
 
     start_workers(workers, count)
     try:
-        sessions = [botex_core.init_otree_session("widgets_pair", 2, botex_db=os.environ["BOTEX_DB"]) for _ in range(bots // 2)]
+        sessions = [botex_fleet.init_otree_session("widgets_pair", 2, botex_db=os.environ["BOTEX_DB"]) for _ in range(bots // 2)]
         everyone = [bot for created in sessions for bot in session_bots(
             created["session_id"], os.environ["BOTEX_DB"], model="openai/stand-in", api_base=api_base)]
         started = time.monotonic()
-        enqueue(everyone, QUEUE)
-        wait_until_ended(everyone)
+        enqueue(everyone, os.environ["BOTEX_DB"], QUEUE)
+        wait_until_ended(everyone, os.environ["BOTEX_DB"])
         minutes = (time.monotonic() - started) / 60
     finally:
         workers.stop_all()
@@ -137,7 +137,7 @@ def main() -> None:
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
-    import botex_core
+    import botex_fleet
     from tests.support.fake_llm import FakeLLM
     from benchmarks.example_otree import start_example_otree
     from tests.support.services import PostgresCluster, RedisServer
@@ -172,7 +172,7 @@ def main() -> None:
     finally:
         workers.stop_all()
         llm.stop()
-        botex_core.stop_otree_server(otree)
+        botex_fleet.stop_otree_server(otree)
         redis.stop()
         postgres.stop()
     print(f"\nfleet on this machine ({os.cpu_count()} cores), stand-in LLM at {arguments.latency:g} s per call")

@@ -19,9 +19,10 @@ from urllib.parse import urlparse
 import click
 from dotenv import load_dotenv
 
+from botex_cli.errors import BotexCommand
 from botex_cli.progress import run_bots_with_progress
 from botex_cli.version import package_version
-from botex_core.config import DEFAULT_BOTEX_DB, DEFAULT_ENV_FILE, DEFAULT_OTREE_SERVER_URL
+from botex_core.settings import DEFAULT_BOTEX_DB, DEFAULT_ENV_FILE, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL, CommandSettings, resolve
 from botex_core.llm.client import LLAMACPP_DEFAULT_URL
 
 
@@ -29,14 +30,12 @@ class Answers:
     """Where each setting comes from: the option, the environment, or a question to the person at the terminal."""
 
     def __init__(self, use_environment: bool, interactive: bool) -> None:
-        self.use_environment = use_environment
         self.interactive = interactive
+        self._environment = resolve(CommandSettings) if use_environment else CommandSettings.model_construct()
 
-    def given(self, value: Any, variable: str) -> Any:
-        """The option's value, else the environment variable's (unless ignored)."""
-        if value is not None:
-            return value
-        return (os.environ.get(variable) or None) if self.use_environment else None
+    def given(self, value: Any, setting: str) -> Any:
+        """The option's value, else the environment's ``setting`` of :class:`CommandSettings` (unless ignored)."""
+        return value if value is not None else getattr(self._environment, setting)
 
     def ask(self, question: str, option: str, **prompt: Any) -> Any:
         """Ask the person at the terminal; without one, stop with the option that answers it."""
@@ -53,7 +52,7 @@ class StartedServers:
     otree: subprocess.Popen | None = None
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=BotexCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_version(), prog_name="botex")
 @click.option("-c", "--config", default=DEFAULT_ENV_FILE, show_default=True, help="dotenv file with the botex settings.")
 @click.option("-i", "--ignore", is_flag=True, help="Ignore environment variables and the config file.")
@@ -77,8 +76,6 @@ def botex(config: str, ignore: bool, verbose: bool, **options: Any) -> None:
     Options not given come from the environment or the config file; what is
     still missing is asked for when a person is at the terminal.
     """
-    from botex_core.errors import BotexError
-
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not ignore:
@@ -87,8 +84,6 @@ def botex(config: str, ignore: bool, verbose: bool, **options: Any) -> None:
     servers = StartedServers()
     try:
         _run(answers, servers, options)
-    except BotexError as exc:
-        raise click.ClickException(str(exc)) from None
     finally:
         _stop(servers, answers)
 
@@ -102,21 +97,21 @@ def _load_config(config: str) -> None:
 
 
 def _run(answers: Answers, servers: StartedServers, options: dict[str, Any]) -> None:
-    import botex_core
+    import botex_fleet
 
-    botex_db = answers.given(options["botex_db"], "BOTEX_DB") or DEFAULT_BOTEX_DB
-    otree_url = answers.given(options["otree_server_url"], "OTREE_SERVER_URL") or DEFAULT_OTREE_SERVER_URL
-    rest_key = answers.given(options["otree_rest_key"], "OTREE_REST_KEY")
+    botex_db = answers.given(options["botex_db"], "botex_db") or DEFAULT_BOTEX_DB
+    otree_url = answers.given(options["otree_server_url"], "otree_server_url") or DEFAULT_OTREE_SERVER_URL
+    rest_key = answers.given(options["otree_rest_key"], "otree_rest_key")
     export_file = options["export_csv_file"]
     if export_file is None and not answers.interactive:
         raise click.UsageError("no file for the bots' answers and no terminal to ask; use -e/--export-csv-file")
-    if not botex_core.otree_server_is_running(otree_url, rest_key):
+    if not botex_fleet.otree_server_is_running(otree_url, rest_key):
         servers.otree = _offer_otree_server(answers, otree_url, rest_key)
     llm = _llm_settings(answers, servers, options)
     session_config, nparticipants = _session_choice(answers, otree_url, rest_key, options)
     nhumans = _nhumans(answers, options)
 
-    session = botex_core.init_otree_session(
+    session = botex_fleet.init_otree_session(
         session_config, nparticipants, nhumans,
         botex_db=botex_db, otree_server_url=otree_url, otree_rest_key=rest_key,
     )
@@ -131,7 +126,7 @@ def _run(answers: Answers, servers: StartedServers, options: dict[str, Any]) -> 
     if export_file is None:
         export_file = click.prompt("CSV file for the bots' answers (Enter to skip)", default="", show_default=False).strip()
     if export_file:
-        botex_core.export_response_data(export_file, botex_db, code)
+        botex_fleet.export_response_data(export_file, botex_db, code)
         click.echo(f"answers written to {export_file}")
     _fail_unless_all_finished(code, botex_db)
 
@@ -148,7 +143,7 @@ def _fail_unless_all_finished(session_id: str, botex_db: str) -> None:
 
 
 def _offer_otree_server(answers: Answers, otree_url: str, rest_key: str | None) -> subprocess.Popen:
-    from botex_core import start_otree_server
+    from botex_fleet import start_otree_server
 
     if not answers.interactive:
         raise click.ClickException(f"oTree server at {otree_url} is not reachable")
@@ -162,21 +157,19 @@ def _offer_otree_server(answers: Answers, otree_url: str, rest_key: str | None) 
 
 def _llm_settings(answers: Answers, servers: StartedServers, options: dict[str, Any]) -> dict[str, Any]:
     """model, api_key and api_base for the bots; starts llama-server when asked to and none answers."""
-    from botex_core.bots import DEFAULT_MODEL
-
-    server_path = answers.given(options["llamacpp_server"], "LLAMACPP_SERVER_PATH")
-    model_path = answers.given(options["llamacpp_local_llm"], "LLAMACPP_LOCAL_LLM_PATH")
-    model = answers.given(options["model"], "LLM_MODEL")
+    server_path = answers.given(options["llamacpp_server"], "llamacpp_server_path")
+    model_path = answers.given(options["llamacpp_local_llm"], "llamacpp_local_llm_path")
+    model = answers.given(options["model"], "llm_model")
     if model is None and server_path and model_path:
         model = "llamacpp"
     if model is None:
         model = answers.ask("LLM model (a LiteLLM model string, or 'llamacpp')", "-m/--model", default=DEFAULT_MODEL)
-    api_base = answers.given(options["api_base"], "API_BASE")
+    api_base = answers.given(options["api_base"], "api_base")
     if model == "llamacpp":
         api_base = api_base or LLAMACPP_DEFAULT_URL
         servers.llamacpp = _ensure_llamacpp(api_base, server_path, model_path)
         return {"model": model, "api_base": api_base}
-    api_key = answers.given(options["api_key"], "API_KEY")
+    api_key = answers.given(options["api_key"], "api_key")
     if api_key is None:
         missing = _missing_provider_keys(model)
         if missing:
@@ -185,7 +178,7 @@ def _llm_settings(answers: Answers, servers: StartedServers, options: dict[str, 
 
 
 def _ensure_llamacpp(api_base: str, server_path: str | None, model_path: str | None) -> subprocess.Popen | None:
-    from botex_core import start_llamacpp_server
+    from botex_fleet import start_llamacpp_server
     from botex_core.llm.llamacpp import llamacpp_server_is_up
 
     if llamacpp_server_is_up(api_base):
@@ -201,21 +194,21 @@ def _ensure_llamacpp(api_base: str, server_path: str | None, model_path: str | N
 
 def _missing_provider_keys(model: str) -> list[str]:
     """Environment variables LiteLLM would need for ``model`` and does not find."""
-    import litellm
+    from botex_core.settings import load_litellm
 
     try:
-        return list(litellm.validate_environment(model=model).get("missing_keys", []))
+        return list(load_litellm().validate_environment(model=model).get("missing_keys", []))
     except Exception:  # LiteLLM cannot tell for some models; the first call will
         return []
 
 
 def _session_choice(answers: Answers, otree_url: str, rest_key: str | None, options: dict[str, Any]) -> tuple[str, int]:
-    from botex_core import get_session_configs
+    from botex_fleet import get_session_configs
 
     configs = {config["name"]: config for config in get_session_configs(otree_url, rest_key)}
     if not configs:
         raise click.ClickException(f"the oTree server at {otree_url} has no session configs")
-    name = answers.given(options["session_config"], "OTREE_SESSION_CONFIG")
+    name = answers.given(options["session_config"], "otree_session_config")
     if name is None:
         names = list(configs)
         if answers.interactive:
@@ -225,7 +218,7 @@ def _session_choice(answers: Answers, otree_url: str, rest_key: str | None, opti
         name = names[number - 1]
     if name not in configs:
         raise click.ClickException(f"unknown session config '{name}'; the server has: {', '.join(configs)}")
-    nparticipants = answers.given(options["nparticipants"], "OTREE_NPARTICIPANTS")
+    nparticipants = answers.given(options["nparticipants"], "otree_nparticipants")
     if nparticipants is None:
         nparticipants = configs[name].get("num_demo_participants")
     if nparticipants is None:
@@ -234,7 +227,7 @@ def _session_choice(answers: Answers, otree_url: str, rest_key: str | None, opti
 
 
 def _nhumans(answers: Answers, options: dict[str, Any]) -> int:
-    nhumans = answers.given(options["nhumans"], "OTREE_NHUMANS")
+    nhumans = answers.given(options["nhumans"], "otree_nhumans")
     if nhumans is None:
         nhumans = click.prompt("Human participants", default=0, type=click.IntRange(min=0)) if answers.interactive else 0
     return _count(nhumans, "humans", minimum=0)
@@ -252,7 +245,7 @@ def _count(value: Any, what: str, minimum: int = 1) -> int:
 
 
 def _stop(servers: StartedServers, answers: Answers) -> None:
-    from botex_core import stop_llamacpp_server, stop_otree_server
+    from botex_fleet import stop_llamacpp_server, stop_otree_server
 
     if servers.llamacpp is not None:
         stop_llamacpp_server(servers.llamacpp)

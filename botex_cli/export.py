@@ -19,9 +19,9 @@ def _botex_data_command(name: str, exporter_name: str, summary: str) -> click.Co
     @click.option("--session", default=None, help="Only this session.")
     @options.botex_db
     def command(csv_file: str, session: str | None, botex_db: str) -> None:
-        import botex_core
+        import botex_fleet
 
-        getattr(botex_core, exporter_name)(csv_file, botex_db, session)
+        getattr(botex_fleet, exporter_name)(csv_file, botex_db, session)
         click.echo(f"{name} written to {csv_file}")
 
     return click.command(name, help=summary)(command)
@@ -42,13 +42,9 @@ for _name, _exporter, _summary in (
 @options.otree_rest_key
 def otree(csv_file: str, session: str | None, otree_server_url: str, otree_rest_key: str | None) -> None:
     """oTree's wide CSV of all apps."""
-    from botex_core import export_otree_data
-    from botex_core.errors import BotexError
+    from botex_fleet import export_otree_data
 
-    try:
-        export_otree_data(csv_file, otree_server_url, rest_key=otree_rest_key, session_id=session)
-    except BotexError as exc:
-        raise click.ClickException(str(exc)) from None
+    export_otree_data(csv_file, otree_server_url, rest_key=otree_rest_key, session_id=session)
 
 
 @export.command()
@@ -57,11 +53,7 @@ def otree(csv_file: str, session: str | None, otree_server_url: str, otree_rest_
 @click.option("--prefix", default="", help="Prefix of the file names.")
 def normalize(wide_csv: str, output: str, prefix: str) -> None:
     """Split oTree's wide CSV into participant, session, group and player tables."""
-    from botex_core import normalize_otree_data
-    from botex_core.errors import BotexError
+    from botex_fleet import normalize_otree_data
 
-    try:
-        tables = normalize_otree_data(wide_csv, store_as_csv=True, data_exp_path=output, exp_prefix=prefix)
-    except BotexError as exc:
-        raise click.ClickException(str(exc)) from None
+    tables = normalize_otree_data(wide_csv, store_as_csv=True, data_exp_path=output, exp_prefix=prefix)
     click.echo(", ".join(f"{name} ({len(rows)} rows)" for name, rows in tables.items()))

@@ -18,12 +18,11 @@ def flower(address: str, port: int) -> None:
     Each bot task is named 'bot <session>/<participant>'; its arguments hold
     no secret. Further Flower settings come from FLOWER_* variables.
     """
-    import os
-
+    from botex_core.settings import CommandSettings, resolve
     from botex_worker.app import app
 
     options.require_broker("Flower watches the fleet's broker")
-    credentials = os.environ.get("FLOWER_BASIC_AUTH", "")
+    credentials = resolve(CommandSettings).flower_basic_auth or ""
     if not all(":" in pair and pair.split(":", 1)[1] for pair in credentials.split(",")):
         raise click.ClickException("set FLOWER_BASIC_AUTH=user:password (comma-separate several users)")
     app.start(["flower", f"--address={address}", f"--port={port}", "--purge_offline_workers=300",

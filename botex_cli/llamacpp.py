@@ -28,18 +28,14 @@ def llamacpp() -> None:
 @click.option("--pid-file", envvar="LLAMACPP_PID_FILE", default="llamacpp.pid", show_default=True, help=PID_FILE_HELP)
 def start(pid_file: str, **settings: str | int | None) -> None:
     """Start llama-server in the background and wait until it serves."""
-    from botex_core import start_llamacpp_server
-    from botex_core.errors import BotexError
+    from botex_fleet import start_llamacpp_server
     from botex_core.llm.llamacpp import llamacpp_config
 
     record = Path(pid_file)
     if record.exists():
         raise click.ClickException(f"{pid_file} exists: a server may already run (stop it with 'botex-cli llamacpp stop')")
-    try:
-        config = llamacpp_config({key: value for key, value in settings.items() if value is not None})
-        process = start_llamacpp_server(config.model_dump())
-    except BotexError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = llamacpp_config({key: value for key, value in settings.items() if value is not None})
+    process = start_llamacpp_server(config.model_dump())
     record.write_text(json.dumps({"pid": process.pid, "server_url": config.server_url}))
     click.echo(f"llama-server (pid {process.pid}) serves {config.local_llm_path} at {config.server_url}")
     click.echo(f"use --model llamacpp --api-base {config.server_url}; stop it with 'botex-cli llamacpp stop'")

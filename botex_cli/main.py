@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from dotenv import load_dotenv
 
+from botex_cli.errors import BotexGroup
 from botex_cli.export import export
 from botex_cli.flower import flower
 from botex_cli.llamacpp import llamacpp
@@ -14,10 +15,10 @@ from botex_cli.status import status
 from botex_cli.submit import submit
 from botex_cli.version import package_version
 from botex_cli.worker import worker
-from botex_core.config import DEFAULT_ENV_FILE
+from botex_core.settings import DEFAULT_ENV_FILE
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=BotexGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_version(), prog_name="botex-cli")
 @click.option("--env-file", default=DEFAULT_ENV_FILE, show_default=True, help="dotenv file with settings; missing is fine.")
 def cli(env_file: str) -> None:

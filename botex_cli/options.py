@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from botex_core.config import DEFAULT_BOTEX_DB, DEFAULT_OTREE_SERVER_URL
+from botex_core.settings import DEFAULT_BOTEX_DB, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL
 
 botex_db = click.option(
     "-b", "--botex-db", envvar="BOTEX_DB", default=DEFAULT_BOTEX_DB, show_default=True,
@@ -19,7 +19,7 @@ otree_rest_key = click.option(
     help="oTree REST key, needed in DEMO and STUDY mode [env OTREE_REST_KEY].",
 )
 model = click.option(
-    "-m", "--model", envvar="LLM_MODEL", default="gpt-4o-2024-08-06", show_default=True,
+    "-m", "--model", envvar="LLM_MODEL", default=DEFAULT_MODEL, show_default=True,
     help="LiteLLM model string, or 'llamacpp' [env LLM_MODEL].",
 )
 api_base = click.option(
@@ -34,7 +34,7 @@ queue = click.option(
 
 def require_broker(why: str) -> None:
     """Stop the command with one line when no fleet broker is configured; ``why`` says what needs it."""
-    from botex_worker.settings import FleetSettings
+    from botex_worker.settings import fleet_settings
 
-    if FleetSettings().embedded:
+    if fleet_settings().embedded:
         raise click.ClickException(f"BOTEX_BROKER_URL is not set: {why}")

@@ -28,7 +28,7 @@ def follow(session_ids: list[str], botex_db: str, interval: float = 2.0) -> bool
 
 def run_bots_with_progress(session_id: str, botex_db: str, **bot_settings: Any) -> None:
     """Run the session's bots (embedded, or on the fleet when a broker is set) and print progress lines."""
-    import botex_core
+    import botex_fleet
 
     finished = threading.Event()
     reporter = threading.Thread(
@@ -36,7 +36,7 @@ def run_bots_with_progress(session_id: str, botex_db: str, **bot_settings: Any) 
     )
     reporter.start()
     try:
-        botex_core.run_bots_on_session(session_id, botex_db=botex_db, **bot_settings)
+        botex_fleet.run_bots_on_session(session_id, botex_db=botex_db, **bot_settings)
     finally:
         finished.set()
         reporter.join()

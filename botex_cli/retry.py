@@ -15,20 +15,12 @@ from botex_cli import options
 @options.botex_db
 def retry(session: str, model: str, api_base: str | None, queue: str | None, botex_db: str) -> None:
     """Re-enqueue the unfinished and failed bots of SESSION; they resume where they stood."""
-    from sqlalchemy import select
-
-    from botex_core.store import Participant, session_scope
+    from botex_core.store import ledger
     from botex_worker.dispatch import enqueue, session_bots
 
     options.require_broker("there is no fleet to retry on")
-    with session_scope(botex_db) as store:
-        urls = list(store.scalars(
-            select(Participant.url).where(
-                Participant.session_id == session, Participant.is_human == 0,
-                Participant.status.in_(("queued", "failed", "running")),
-            )
-        ))
+    urls = ledger.unfinished_bot_urls(session, botex_db)
     if not urls:
         raise click.ClickException(f"session {session} has no unfinished bots")
-    enqueue(session_bots(session, botex_db, urls, model=model, api_base=api_base), queue)
+    enqueue(session_bots(session, botex_db, urls, model=model, api_base=api_base), botex_db, queue)
     click.echo(f"session {session}: {len(urls)} bot(s) queued again")

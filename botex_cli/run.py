@@ -23,24 +23,20 @@ from botex_cli.progress import run_bots_with_progress
 def run(session_config: str, nparticipants: int, nhumans: int, model: str, api_base: str | None, botex_db: str,
         otree_server_url: str, otree_rest_key: str | None, output: str) -> None:
     """Create a session, run its bots in this process, and export botex and oTree data."""
-    import botex_core
-    from botex_core.errors import BotexError
+    import botex_fleet
 
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        session = botex_core.init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
-                                                otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
-        code = session["session_id"]
-        click.echo(f"session {code}: {nparticipants - nhumans} bot(s)")
-        for url in session["human_urls"]:
-            click.echo(f"  human: {url}")
-        run_bots_with_progress(code, botex_db, model=model, api_base=api_base)
-        botex_core.export_participant_data(str(folder / "botex_participants.csv"), botex_db, code)
-        botex_core.export_response_data(str(folder / "botex_responses.csv"), botex_db, code)
-        wide = folder / "otree_wide.csv"
-        botex_core.export_otree_data(str(wide), otree_server_url, rest_key=otree_rest_key, session_id=code)
-        botex_core.normalize_otree_data(str(wide), store_as_csv=True, data_exp_path=str(folder), exp_prefix="otree")
-    except BotexError as exc:
-        raise click.ClickException(str(exc)) from None
+    session = botex_fleet.init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
+                                            otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
+    code = session["session_id"]
+    click.echo(f"session {code}: {nparticipants - nhumans} bot(s)")
+    for url in session["human_urls"]:
+        click.echo(f"  human: {url}")
+    run_bots_with_progress(code, botex_db, model=model, api_base=api_base)
+    botex_fleet.export_participant_data(str(folder / "botex_participants.csv"), botex_db, code)
+    botex_fleet.export_response_data(str(folder / "botex_responses.csv"), botex_db, code)
+    wide = folder / "otree_wide.csv"
+    botex_fleet.export_otree_data(str(wide), otree_server_url, rest_key=otree_rest_key, session_id=code)
+    botex_fleet.normalize_otree_data(str(wide), store_as_csv=True, data_exp_path=str(folder), exp_prefix="otree")
     click.echo(f"data of session {code} in {folder}")

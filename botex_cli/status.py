@@ -8,8 +8,9 @@ from dataclasses import asdict
 import click
 
 from botex_cli import options
+from botex_core.store.models import BotStatus
 
-STATUSES = ("queued", "running", "finished", "failed", "abandoned")
+STATUSES = tuple(status.value for status in BotStatus)
 
 
 @click.command()
@@ -18,16 +19,10 @@ STATUSES = ("queued", "running", "finished", "failed", "abandoned")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(session: str | None, botex_db: str, as_json: bool) -> None:
     """Bots per status, pages, answers, tokens and estimated cost of one session (or of all)."""
-    from sqlalchemy import select
-
     from botex_core.progress import session_progress
-    from botex_core.store import Participant, session_scope
+    from botex_core.store import ledger
 
-    if session:
-        codes = [session]
-    else:
-        with session_scope(botex_db) as store:
-            codes = list(store.scalars(select(Participant.session_id).distinct().order_by(Participant.session_id)))
+    codes = [session] if session else ledger.session_codes(botex_db)
     report = {code: session_progress(code, botex_db) for code in codes}
     if as_json:
         click.echo(json.dumps({code: asdict(progress) for code, progress in report.items()}, indent=2))

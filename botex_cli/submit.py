@@ -22,24 +22,20 @@ from botex_cli import options
 def submit(session_config: str, nparticipants: int, nhumans: int, sessions: int, model: str, api_base: str | None,
            queue: str | None, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
     """Create sessions and queue one task per bot for the fleet's workers."""
-    from botex_core import init_otree_session
-    from botex_core.errors import BotexError
+    from botex_fleet import init_otree_session
     from botex_worker.dispatch import enqueue, session_bots
 
     options.require_broker("there is no fleet to submit to (use 'botex-cli run')")
     codes = []
-    try:
-        for _ in range(sessions):
-            created = init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
-                                         otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
-            codes.append(created["session_id"])
-            bots = session_bots(created["session_id"], botex_db, model=model, api_base=api_base)
-            enqueue(bots, queue)
-            click.echo(f"session {created['session_id']}: {len(bots)} bot(s) queued")
-            for url in created["human_urls"]:
-                click.echo(f"  human: {url}")
-    except BotexError as exc:
-        raise click.ClickException(str(exc)) from None
+    for _ in range(sessions):
+        created = init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
+                                     otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
+        codes.append(created["session_id"])
+        bots = session_bots(created["session_id"], botex_db, model=model, api_base=api_base)
+        enqueue(bots, botex_db, queue)
+        click.echo(f"session {created['session_id']}: {len(bots)} bot(s) queued")
+        for url in created["human_urls"]:
+            click.echo(f"  human: {url}")
     if wait:
         from botex_cli.progress import follow
 

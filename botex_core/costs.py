@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import botex_core.llm.client  # noqa: F401  (keeps LiteLLM on its bundled price table, no download)
+from botex_core.settings import load_litellm
 
 
 def estimated_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -12,10 +12,8 @@ def estimated_cost(model: str, prompt_tokens: int, completion_tokens: int) -> fl
     """
     if model == "llamacpp":
         return 0.0
-    import litellm
-
     try:
-        prompt_cost, completion_cost = litellm.cost_per_token(
+        prompt_cost, completion_cost = load_litellm().cost_per_token(
             model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
         )
     except Exception:  # LiteLLM raises several kinds for models it has no price for

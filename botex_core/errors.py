@@ -31,3 +31,11 @@ class OtreeServerStartError(OtreeError):
 
 class DataFormatError(BotexError, ValueError):
     """A data file does not have the shape botex-fleet expects."""
+
+
+class ParticipantNotFoundError(BotexError, LookupError):
+    """A bot was started for a participant the store does not know."""
+
+
+class DriverError(BotexError):
+    """A driver (the browser, for example) could not load or drive a participant's page."""

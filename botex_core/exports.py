@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from botex_core.csv_files import write_csv
+from botex_core.settings import botex_db_setting
 from botex_core.store import Answer, Conversation, Participant, session_scope
 
 PARTICIPANT_COLUMNS = (
@@ -50,7 +51,7 @@ def read_participants_from_botex_db(
     query = select(Participant).order_by(Participant.session_id, Participant.participant_id)
     if session_id:
         query = query.where(Participant.session_id == session_id)
-    with session_scope(botex_db) as session:
+    with session_scope(botex_db_setting(botex_db)) as session:
         return [
             {column: getattr(row, column) for column in PARTICIPANT_COLUMNS}
             for row in session.scalars(query)
@@ -79,7 +80,7 @@ def read_conversations_from_botex_db(
         query = query.join(Participant, Participant.participant_id == Conversation.id).where(
             Participant.session_id == session_id
         )
-    with session_scope(botex_db) as session:
+    with session_scope(botex_db_setting(botex_db)) as session:
         return [
             {column: getattr(row, column) for column in CONVERSATION_COLUMNS}
             for row in session.scalars(query)
@@ -102,7 +103,7 @@ def read_responses_from_botex_db(
     query = select(Answer).order_by(Answer.session_id, Answer.participant_id, Answer.id)
     if session_id:
         query = query.where(Answer.session_id == session_id)
-    with session_scope(botex_db) as session:
+    with session_scope(botex_db_setting(botex_db)) as session:
         return [
             {
                 "session_id": row.session_id,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from botex_core.costs import estimated_cost
-from botex_core.store import Answer, Conversation, LLMExchange, Participant, session_scope
+from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, Participant, session_scope
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,12 @@ class SessionProgress:
     @property
     def finished(self) -> int:
         """Bots that played to the end."""
-        return self.by_status.get("finished", 0)
+        return self.by_status.get(BotStatus.FINISHED.value, 0)
 
     @property
     def done(self) -> int:
         """Bots that ended, one way or another."""
-        return sum(self.by_status.get(s, 0) for s in ("finished", "failed", "abandoned"))
+        return sum(self.by_status.get(status, 0) for status in BotStatus.ended())
 
     def line(self) -> str:
         """One line for a terminal."""

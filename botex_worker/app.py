@@ -1,4 +1,4 @@
-"""The Celery app of the fleet, configured from the environment.
+"""The Celery app of the fleet, configured from the environment when first used.
 
 ``celery -A botex_worker.app worker`` (or ``botex-cli worker``) runs a worker.
 Late acks and reject-on-worker-loss give a bot back to the queue when its
@@ -7,9 +7,11 @@ worker dies; the broker's visibility timeout must outlast the longest bot.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 
-from botex_worker.settings import FleetSettings
+from botex_worker.settings import FleetSettings, fleet_settings
 
 EMBEDDED_BROKER = "memory://localhost/"
 EMBEDDED_BACKEND = "cache+memory://"
@@ -19,12 +21,11 @@ app = Celery("botex", include=["botex_worker.tasks"])
 app.set_default()
 
 
-def configure_app(settings: FleetSettings | None = None) -> Celery:
-    """Point the app at the broker of ``settings`` (default: the environment)."""
-    settings = settings or FleetSettings()
+def celery_config(settings: FleetSettings) -> dict[str, Any]:
+    """The Celery configuration of the fleet described by ``settings``."""
     broker = settings.broker_url or EMBEDDED_BROKER
     backend = settings.result_backend or (EMBEDDED_BACKEND if settings.embedded else broker)
-    app.conf.update(
+    return dict(
         broker_url=broker,
         result_backend=backend,
         task_serializer="json",
@@ -45,7 +46,13 @@ def configure_app(settings: FleetSettings | None = None) -> Celery:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
+
+
+def configure_app(settings: FleetSettings | None = None) -> Celery:
+    """Point the app at the broker of ``settings`` (default: this process's environment, read now)."""
+    app.conf.update(celery_config(settings or fleet_settings()))
     return app
 
 
-configure_app()
+# Read from the environment when the configuration is first used, not at import.
+app.add_defaults(lambda: celery_config(fleet_settings()))

@@ -18,7 +18,6 @@ A 429 from the provider holds the whole queue for a cool-down.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -59,11 +58,6 @@ def parse_rate_limits(text: str | None) -> dict[str, Limits]:
                 tokens = int(match.group(1))
         limits[queue.strip()] = Limits(requests, tokens)
     return limits
-
-
-def configured_limits() -> dict[str, Limits]:
-    """The limits of ``BOTEX_RATE_LIMITS``."""
-    return parse_rate_limits(os.environ.get("BOTEX_RATE_LIMITS"))
 
 
 _ACQUIRE = """
@@ -195,15 +189,16 @@ _limiters: dict[tuple[str, Limits, str | None], RedisRateLimiter | MemoryRateLim
 _limiters_lock = threading.Lock()
 
 
-def limiter_for(queue: str) -> RedisRateLimiter | MemoryRateLimiter | None:
-    """The limiter of ``queue``: in Redis on a fleet, in memory when embedded; None if unlimited.
+def limiter_for(queue: str, fleet: FleetSettings) -> RedisRateLimiter | MemoryRateLimiter | None:
+    """The limiter of ``queue`` under ``fleet``'s ``BOTEX_RATE_LIMITS``: in Redis on a fleet,
+    in memory when embedded; None if unlimited.
 
     One per queue and process, shared by its bots (and, for Redis, their connection pool).
     """
-    limits = configured_limits().get(queue)
+    limits = parse_rate_limits(fleet.rate_limits).get(queue)
     if limits is None:
         return None
-    redis_url = os.environ.get("BOTEX_RATE_LIMIT_REDIS_URL") or FleetSettings().broker_url
+    redis_url = fleet.rate_limit_redis_url or fleet.broker_url
     if not (redis_url and redis_url.startswith(("redis://", "rediss://"))):
         redis_url = None
     key = (queue, limits, redis_url)

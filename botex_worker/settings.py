@@ -1,28 +1,33 @@
-"""Fleet settings, read from the environment of each process."""
+"""Fleet settings (``BOTEX_*``), resolved from the environment where a fleet process starts its work."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from pydantic_settings import SettingsConfigDict
+
+from botex_core.settings import EnvironmentSettings, resolve
 
 
-def _number(name: str, default: float) -> float:
-    return float(os.environ.get(name) or default)
-
-
-@dataclass(frozen=True)
-class FleetSettings:
+class FleetSettings(EnvironmentSettings):
     """How the fleet's processes talk to each other and how long things may take."""
 
-    broker_url: str | None = field(default_factory=lambda: os.environ.get("BOTEX_BROKER_URL") or None)
-    result_backend: str | None = field(default_factory=lambda: os.environ.get("BOTEX_RESULT_BACKEND") or None)
-    visibility_timeout: float = field(default_factory=lambda: _number("BOTEX_VISIBILITY_TIMEOUT", 6 * 3600))
-    lease_seconds: float = field(default_factory=lambda: _number("BOTEX_LEASE_SECONDS", 60))
-    task_retries: int = field(default_factory=lambda: int(_number("BOTEX_TASK_RETRIES", 3)))
-    retry_backoff: float = field(default_factory=lambda: _number("BOTEX_TASK_RETRY_SECONDS", 10))
-    give_back_after: float = field(default_factory=lambda: _number("BOTEX_GIVE_BACK_SLOT_SECONDS", 60))
+    model_config = SettingsConfigDict(env_prefix="BOTEX_")
+
+    broker_url: str | None = None
+    result_backend: str | None = None
+    visibility_timeout: float = 6 * 3600
+    lease_seconds: float = 60
+    task_retries: int = 3
+    task_retry_seconds: float = 10
+    give_back_slot_seconds: float = 60
+    rate_limits: str | None = None
+    rate_limit_redis_url: str | None = None
 
     @property
     def embedded(self) -> bool:
         """No broker configured: bots run in this process."""
         return self.broker_url is None
+
+
+def fleet_settings() -> FleetSettings:
+    """The fleet settings of this process's environment."""
+    return resolve(FleetSettings)

@@ -15,14 +15,17 @@ from typing import Any
 
 from celery import Task
 
-from botex_core.bot.record import BotRecorder
-from botex_core.bot.runner import BotOutcome, BotSettings, Waiting, run_bot
-from botex_core.store import BotStatus, Participant, session_scope
+from botex_core.bot.driver import driver_for
+from botex_core.bot.job import BotOutcome, BotSettings, Waiting
+from botex_core.bot.runner import run_bot
+from botex_core.llm.client import RetryPolicy
+from botex_core.settings import BotexSettings, resolve
+from botex_core.store import BotStatus, ledger
 from botex_worker import keyring
 from botex_worker.app import app
-from botex_worker.lease import LeaseKeeper, claim, has_ended
+from botex_worker.lease import LeaseKeeper
 from botex_worker.ratelimit import limiter_for
-from botex_worker.settings import FleetSettings
+from botex_worker.settings import FleetSettings, fleet_settings
 
 logger = logging.getLogger(__name__)
 
@@ -42,42 +45,48 @@ class BotTask(Task):
     max_retries = None
 
     def play(self, bot: dict[str, Any]) -> dict[str, Any]:
-        fleet = FleetSettings()
+        """Run the bot described by the task's argument (see :func:`task_arguments`)."""
+        fleet, local = fleet_settings(), resolve(BotexSettings)
         settings = BotSettings(**bot["settings"], api_key=keyring.recall(bot.get("api_key_ref")))
+        settings.botex_db = settings.botex_db or local.db
         # A redelivered message keeps its task id, so each run gets an owner of its own.
         owner = f"{self.request.hostname}/{self.request.id}/{uuid.uuid4().hex[:8]}"
         key = (settings.botex_db, settings.session_id, settings.participant_id)
-        if not claim(*key, owner, fleet.lease_seconds):
-            if has_ended(*key):
+        if not ledger.claim_lease(*key, owner, fleet.lease_seconds):
+            if ledger.has_ended(*key):
                 logger.info("bot %s has ended: nothing to do", settings.participant_id)
                 return {"status": "skipped"}
             # Another worker holds the lease: leave the bot alone, and look again
             # once that lease could have expired (its worker may have died).
             raise self.retry(countdown=fleet.lease_seconds)
         # Embedded mode gives every bot a slot of its own: nothing to give back.
-        give_back_after = None if fleet.embedded else fleet.give_back_after
+        give_back_after = None if fleet.embedded else fleet.give_back_slot_seconds
         waiting = Waiting(**bot["waiting"]) if bot.get("waiting") else None
         with LeaseKeeper(*key, owner, fleet.lease_seconds) as lease:
-            outcome = run_bot(settings, limiter_for(bot["queue"]), lease.lost.is_set, give_back_after, waiting)
+            outcome = run_bot(settings, driver_for(local), RetryPolicy.of(local), limiter_for(bot["queue"], fleet),
+                              lease.lost.is_set, give_back_after, waiting)
+        return self._after(outcome, bot, key, fleet)
+
+    def _after(
+        self, outcome: BotOutcome, bot: dict[str, Any], key: tuple[str, str, str], fleet: FleetSettings
+    ) -> dict[str, Any]:
+        """Come back for a bot that gave its slot back; retry one the infrastructure failed."""
         if outcome.waiting is not None:
             raise self.retry(args=[{**bot, "waiting": asdict(outcome.waiting)}], countdown=COME_BACK_SECONDS)
         failures = bot.get("infrastructure_failures", 0)
         if outcome.retryable and failures < fleet.task_retries:
-            recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id)
-            recorder.end(BotStatus.QUEUED, f"retry {failures + 1} of {fleet.task_retries} after: {outcome.reason}")
+            ledger.end(*key, BotStatus.QUEUED, f"retry {failures + 1} of {fleet.task_retries} after: {outcome.reason}")
             raise self.retry(args=[{**bot, "infrastructure_failures": failures + 1, "waiting": None}],
-                             countdown=fleet.retry_backoff * 2 ** failures)
+                             countdown=fleet.task_retry_seconds * 2 ** failures)
         return _result(outcome)
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
         """A task that crashed outside the bot still leaves its reason in the store."""
         settings = args[0]["settings"] if args else {}
         try:
-            with session_scope(settings.get("botex_db")) as session:
-                participant = session.get(Participant, (settings.get("session_id"), settings.get("participant_id")))
-                if participant is not None:
-                    participant.status = BotStatus.FAILED.value
-                    participant.status_reason = f"task failed: {type(exc).__name__}: {exc}"
+            botex_db = settings.get("botex_db") or resolve(BotexSettings).db
+            ledger.end(botex_db, settings.get("session_id"), settings.get("participant_id"),
+                       BotStatus.FAILED, f"task failed: {type(exc).__name__}: {exc}")
         except Exception:  # noqa: BLE001 - the store itself may be what failed
             logger.exception("could not record the failure of task %s", task_id)
 

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-import botex_core
+import botex_fleet
 from botex_core.progress import report_progress, session_progress
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parent / "otree"
@@ -48,23 +48,23 @@ def main() -> None:
     shutil.copytree(EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
 
     print(f"starting the example oTree server and the local model (logs in {workspace})")
-    otree = botex_core.start_otree_server(
+    otree = botex_fleet.start_otree_server(
         str(project), free_port(), str(workspace / "otree.log"), auth_level="STUDY",
         rest_key=secrets.token_hex(16), admin_password=secrets.token_hex(16), timeout=60,
     )
     llama_url = f"http://127.0.0.1:{free_port()}"
     llama = None
     try:
-        llama = botex_core.start_llamacpp_server({
+        llama = botex_fleet.start_llamacpp_server({
             "server_url": llama_url, "num_slots": min(arguments.participants, 4),
             "log_file": str(workspace / "llamacpp.log"),
         })
-        session = botex_core.init_otree_session(arguments.config, arguments.participants, botex_db=botex_db)
+        session = botex_fleet.init_otree_session(arguments.config, arguments.participants, botex_db=botex_db)
         session_id = session["session_id"]
         print(f"session {session_id}: {arguments.participants} bots on '{arguments.config}'")
         print(f"watch it at {os.environ['OTREE_SERVER_URL']}/SessionMonitor/{session_id}")
         started = time.monotonic()
-        threads = botex_core.run_bots_on_session(
+        threads = botex_fleet.run_bots_on_session(
             session_id, botex_db=botex_db, model="llamacpp", api_base=llama_url, wait=False
         )
         finished = threading.Event()
@@ -81,22 +81,22 @@ def main() -> None:
         summarize(session_id, botex_db, output, minutes)
     finally:
         if llama is not None:
-            botex_core.stop_llamacpp_server(llama)
-        botex_core.stop_otree_server(otree)
+            botex_fleet.stop_llamacpp_server(llama)
+        botex_fleet.stop_otree_server(otree)
 
 
 def export(session_id: str, botex_db: str, output: Path) -> None:
-    botex_core.export_participant_data(str(output / "botex_participants.csv"), botex_db, session_id)
-    botex_core.export_response_data(str(output / "botex_responses.csv"), botex_db, session_id)
+    botex_fleet.export_participant_data(str(output / "botex_participants.csv"), botex_db, session_id)
+    botex_fleet.export_response_data(str(output / "botex_responses.csv"), botex_db, session_id)
     wide = output / "otree_wide.csv"
-    botex_core.export_otree_data(str(wide), session_id=session_id)
-    botex_core.normalize_otree_data(str(wide), store_as_csv=True, data_exp_path=str(output), exp_prefix="otree")
+    botex_fleet.export_otree_data(str(wide), session_id=session_id)
+    botex_fleet.normalize_otree_data(str(wide), store_as_csv=True, data_exp_path=str(output), exp_prefix="otree")
 
 
 def summarize(session_id: str, botex_db: str, output: Path, minutes: float) -> None:
     progress = session_progress(session_id, botex_db)
-    participants = botex_core.read_participants_from_botex_db(session_id, botex_db)
-    responses = botex_core.read_responses_from_botex_db(botex_db, session_id)
+    participants = botex_fleet.read_participants_from_botex_db(session_id, botex_db)
+    responses = botex_fleet.read_responses_from_botex_db(botex_db, session_id)
     print(f"\nfinished in {minutes:.1f} min: {progress.line()}\n")
     print(f"{'participant':<12} {'status':<10} {'answers':>7}  note")
     for participant in participants:

@@ -16,7 +16,7 @@ fi
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     echo "python: installing botex-fleet and its dependencies into $venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -e "$root[${BOTEX_EXTRAS:-dev}]"
-    "$venv/bin/python" -c "import botex_core, botex_cli, botex_worker"
+    "$venv/bin/python" -c "import botex_core, botex_cli, botex_worker, botex_fleet"
     touch "$stamp"
 else
     echo "python: $venv is up to date"

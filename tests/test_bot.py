@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from botex_core import (
+from botex_fleet import (
     ConfigurationError,
     export_otree_data,
     init_otree_session,
@@ -276,7 +276,7 @@ def test_run_single_bot_without_wait_returns_a_thread(otree_server: RunningOtree
 
 RUN_IN_CHILD = """
 import sys
-from botex_core import run_bots_on_session
+from botex_fleet import run_bots_on_session
 run_bots_on_session(sys.argv[1], botex_db=sys.argv[2], model="openai/stand-in", api_key="k", api_base=sys.argv[3])
 """
 

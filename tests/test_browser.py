@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from botex_core import init_otree_session, read_participants_from_botex_db, run_bots_on_session
+from botex_fleet import init_otree_session, read_participants_from_botex_db, run_bots_on_session
 from botex_core.bot.browser import BrowserError, open_browser
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM

@@ -14,7 +14,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from botex_core import read_participants_from_botex_db
+from botex_fleet import read_participants_from_botex_db
 from botex_core.costs import estimated_cost
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM

@@ -83,9 +83,14 @@ def test_compose_services_profiles_and_env_file() -> None:
 
 
 def test_every_variable_the_code_reads_is_documented_in_the_env_example() -> None:
-    from botex_core.llm.llamacpp import LlamaCppConfig
+    from botex_core.settings import EnvironmentSettings
+    from botex_worker.settings import FleetSettings
 
-    read = {f"LLAMACPP_{name.upper()}" for name in LlamaCppConfig.model_fields}
+    settings_classes = [FleetSettings, *EnvironmentSettings.__subclasses__()]
+    read = {
+        f"{cls.model_config.get('env_prefix', '')}{name}".upper()
+        for cls in settings_classes for name in cls.model_fields
+    }
     for source in [*REPO.glob("botex_core/**/*.py"), *REPO.glob("botex_worker/*.py"), *REPO.glob("botex_cli/*.py")]:
         read |= set(re.findall(r"""["']((?:BOTEX|OTREE|LLM|API|FLOWER|LLAMACPP)_[A-Z0-9_]+)["']""", source.read_text()))
     documented = set(re.findall(r"^#?([A-Z][A-Z0-9_]+)=", (REPO / "botex.env.example").read_text(), flags=re.MULTILINE))

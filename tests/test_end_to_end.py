@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from botex_core import (
+from botex_fleet import (
     export_otree_data,
     export_participant_data,
     export_response_data,

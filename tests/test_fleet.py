@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from botex_core import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
+from botex_fleet import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
 from botex_core.store import Participant, get_engine, session_scope
 from tests.conftest import REPO, RunningOtree
 from tests.support.fake_llm import FakeLLM

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from botex_core.store import Participant, session_scope
-from botex_core.store.participants import NewParticipant, add_participants
-from botex_worker.lease import LeaseKeeper, claim, renew
+from botex_core.store.ledger import NewParticipant, add_participants
+from botex_core.store.ledger import claim_lease, renew_lease
+from botex_worker.lease import LeaseKeeper
 
 SESSION, PARTICIPANT = "leasetest", "p1"
 
@@ -18,17 +19,17 @@ def stored_participant(botex_db: str) -> tuple[str, str, str]:
 
 def test_a_live_lease_keeps_others_out_until_it_expires(sqlite_db: str) -> None:
     key = stored_participant(sqlite_db)
-    assert claim(*key, "worker-a/run-1", 1.0)
-    assert not claim(*key, "worker-b/run-1", 1.0)
-    assert not claim(*key, "worker-a/run-2", 1.0), "a redelivery to the same worker is another run"
+    assert claim_lease(*key, "worker-a/run-1", 1.0)
+    assert not claim_lease(*key, "worker-b/run-1", 1.0)
+    assert not claim_lease(*key, "worker-a/run-2", 1.0), "a redelivery to the same worker is another run"
     time.sleep(1.2)
-    assert claim(*key, "worker-b/run-1", 1.0)
-    assert not renew(*key, "worker-a/run-1", 1.0)
+    assert claim_lease(*key, "worker-b/run-1", 1.0)
+    assert not renew_lease(*key, "worker-a/run-1", 1.0)
 
 
 def test_the_keeper_notices_when_another_runner_took_over(sqlite_db: str) -> None:
     key = stored_participant(sqlite_db)
-    assert claim(*key, "slow/run", 0.6)
+    assert claim_lease(*key, "slow/run", 0.6)
     with LeaseKeeper(*key, "slow/run", 0.6) as lease:
         with session_scope(sqlite_db) as session:  # as if the lease had run out and another worker claimed it
             session.get(Participant, (SESSION, PARTICIPANT)).lease_owner = "fast/run"

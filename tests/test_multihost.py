@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from botex_core import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
+from botex_fleet import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
 from botex_core.store import dispose_engines, get_engine
 from tests.conftest import EXAMPLE_PROJECT, REPO
 from tests.support.netns import Network

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from botex_core import (
+from botex_fleet import (
     DataFormatError,
     OtreeAuthError,
     export_otree_data,

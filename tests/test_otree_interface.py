@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from botex_core import (
+from botex_fleet import (
     ConfigurationError,
     OtreeAuthError,
     OtreeError,

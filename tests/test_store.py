@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from botex_core import (
+from botex_fleet import (
     export_participant_data,
     export_response_data,
     get_bot_urls,
@@ -21,6 +21,7 @@ from botex_core import (
 )
 from botex_core.errors import ConfigurationError
 from botex_core.exports import PARTICIPANT_COLUMNS, RESPONSE_COLUMNS
+from botex_core.settings import botex_db_setting
 from botex_core.store import (
     Answer,
     Conversation,
@@ -31,7 +32,7 @@ from botex_core.store import (
     session_scope,
     utcnow,
 )
-from botex_core.store.participants import NewParticipant, add_participants
+from botex_core.store.ledger import NewParticipant, add_participants
 
 SPEC_PARTICIPANT_COLUMNS = ["session_name", "session_id", "participant_id", "is_human", "url", "time_in", "time_out"]
 
@@ -186,14 +187,14 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_db: str) -> None:
 def test_database_setting_accepts_paths_urls_and_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BOTEX_DB", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert database_url(None) == f"sqlite:///{tmp_path}/botex.sqlite3"
+    assert database_url(botex_db_setting(None)) == f"sqlite:///{tmp_path}/botex.sqlite3"
     assert database_url("data/b.db") == f"sqlite:///{tmp_path}/data/b.db"
     assert database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
     monkeypatch.setenv("BOTEX_DB", str(tmp_path / "from_env.sqlite3"))
-    assert database_url(None) == f"sqlite:///{tmp_path}/from_env.sqlite3"
-    make_session(None)  # type: ignore[arg-type]
+    assert database_url(botex_db_setting(None)) == f"sqlite:///{tmp_path}/from_env.sqlite3"
+    make_session(botex_db_setting(None))
     assert (tmp_path / "from_env.sqlite3").exists()
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-import botex_core  # noqa: E402
+import botex_fleet  # noqa: E402
 from benchmarks.example_otree import start_example_otree  # noqa: E402
 from benchmarks.process_tree import SessionSampler  # noqa: E402
 from tests.support.fake_llm import FakeLLM, prompt_tokens  # noqa: E402
@@ -122,7 +122,7 @@ class Bench:
         if system == "original":
             return [self.original_python, str(SESSION_BOTS), "botex", *common]
         if system == "embedded":
-            return [sys.executable, str(SESSION_BOTS), "botex_core", *common]
+            return [sys.executable, str(SESSION_BOTS), "botex_fleet", *common]
         return [BOTEX_CLI, "submit", "-s", self.config, "-p", str(bots), "-b", db, "-u", self.otree_url,
                 "-m", self.model, "-a", self.llm.api_base, "--wait"]
 
@@ -142,7 +142,7 @@ class Bench:
     def _finished(self, session_id: str) -> int:
         """Participants of the session on oTree's last page."""
         wide = self.workspace / f"{session_id}.csv"
-        botex_core.export_otree_data(str(wide), server_url=self.otree_url, session_id=session_id)
+        botex_fleet.export_otree_data(str(wide), server_url=self.otree_url, session_id=session_id)
         with open(wide, newline="", encoding="utf-8-sig") as file:
             rows = list(csv.DictReader(file))
         return sum(1 for row in rows if row["participant._index_in_pages"] == row["participant._max_page_index"])
@@ -223,7 +223,7 @@ def main() -> None:
     finally:
         llm.stop()
         redis.stop()
-        botex_core.stop_otree_server(otree)
+        botex_fleet.stop_otree_server(otree)
     print_table(runs, arguments.latency, arguments.config)
     print(f"\nlogs and databases: {workspace}")
 

@@ -1,10 +1,10 @@
-"""One session of bots, start to end, through the public API that botex and botex_core share.
+"""One session of bots, start to end, through the public API that botex and botex_fleet share.
 
 Run by each system's own interpreter, so that both do exactly the same calls:
 
     python session_bots.py MODULE CONFIG BOTS BOTEX_DB OTREE_URL MODEL API_BASE
 
-MODULE is ``botex`` (the original) or ``botex_core`` (botex-fleet, embedded).
+MODULE is ``botex`` (the original) or ``botex_fleet`` (botex-fleet, embedded).
 Prints the session id first.
 """
 

@@ -1,4 +1,4 @@
-"""The one module that drives Chromium: open a participant link, read pages, submit answers.
+"""The browser driver: plays a participant in a tab of headless Chromium; the one module that drives it.
 
 The bots of a process share one headless Chromium, each in a tab of its own:
 a tab costs a renderer process, a browser costs many. WebDriver commands go
@@ -12,7 +12,6 @@ Everything else in the bot sees :class:`~botex_core.bot.page.Page` models only.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -28,12 +27,17 @@ from selenium.webdriver.chrome.service import Service
 from urllib3.exceptions import HTTPError
 
 from botex_core.bot.page import Page
+from botex_core.errors import DriverError
 from botex_core.processes import descendants, reap
 
 logger = logging.getLogger(__name__)
 
-CHROMIUM_BINARY = os.environ.get("BOTEX_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("BOTEX_CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROMIUM_BINARY = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# On a wait page the tab is read this often, and reloaded in case oTree's
+# websocket message that moves it on got lost.
+WAIT_POLL_SECONDS = 0.5
+WAIT_RELOAD_SECONDS = 30.0
 _HEADLESS_FLAGS = (
     "--headless=new",
     "--no-sandbox",
@@ -61,21 +65,21 @@ _LEAVE_SECONDS = 5.0
 T = TypeVar("T")
 
 
-class BrowserError(RuntimeError):
+class BrowserError(DriverError):
     """The browser could not load or drive a page."""
 
 
 class _Chromium:
     """One headless Chromium and its chromedriver, shared by the bots of a process, a tab each."""
 
-    def __init__(self) -> None:
+    def __init__(self, chromium_binary: str, chromedriver: str) -> None:
         options = Options()
-        options.binary_location = CHROMIUM_BINARY
+        options.binary_location = chromium_binary
         options.page_load_strategy = "none"
         for flag in _HEADLESS_FLAGS:
             options.add_argument(flag)
         try:
-            self._driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+            self._driver = webdriver.Chrome(service=Service(chromedriver), options=options)
         except WebDriverException as exc:
             raise BrowserError(f"cannot start Chromium: {exc.msg or type(exc).__name__}") from None
         self._driver_pid = self._driver.service.process.pid
@@ -132,12 +136,13 @@ class _Chromium:
 
 
 class Browser:
-    """One bot's tab: it plays one participant."""
+    """One bot's tab: it plays one participant (a :class:`~botex_core.bot.driver.Driver`)."""
 
     def __init__(self, chromium: _Chromium, tab: str, page_timeout: float = 60.0) -> None:
         self._chromium = chromium
         self._tab = tab
         self._page_timeout = page_timeout
+        self._loaded_at = time.monotonic()
 
     def open(self, url: str) -> Page:
         """Load ``url`` and return the page it leads to."""
@@ -164,11 +169,14 @@ class Browser:
         if not submitted:
             raise BrowserError("the page has no button to submit it")
         self._wait_for_new_document(self._page_timeout)
+        self._loaded_at = time.monotonic()
         return self.read()
 
-    def refresh(self) -> Page:
-        """Reload the current page (used on wait pages) and return it."""
-        self._navigate(_RELOAD, None, "cannot reload the page")
+    def wait(self) -> Page:
+        """On a wait page: pause, then read the tab (reloaded when it has shown one page for long)."""
+        time.sleep(WAIT_POLL_SECONDS)
+        if time.monotonic() - self._loaded_at > WAIT_RELOAD_SECONDS:
+            self._navigate(_RELOAD, None, "cannot reload the page")
         return self.read()
 
     def leave(self) -> None:
@@ -184,6 +192,7 @@ class Browser:
         arguments = (url, uuid.uuid4().hex) if url else (uuid.uuid4().hex,)
         self._execute_or_fail(failure, script, *arguments)
         self._wait_for_new_document(self._page_timeout)
+        self._loaded_at = time.monotonic()
 
     def _execute_or_fail(self, failure: str, script: str, *arguments: Any) -> Any:
         """Run ``script`` in the tab; what goes wrong is a :class:`BrowserError` starting with ``failure``."""
@@ -216,16 +225,19 @@ _shared_lock = threading.Lock()
 
 
 @contextmanager
-def open_browser(page_timeout: float = 60.0) -> Iterator[Browser]:
+def open_browser(
+    chromium_binary: str = CHROMIUM_BINARY, chromedriver: str = CHROMEDRIVER, page_timeout: float = 60.0
+) -> Iterator[Browser]:
     """A tab of this process's headless Chromium, closed on every way out of the block.
 
     The browser starts with the first tab and quits when its last tab closes; a
     browser that died is replaced for the tabs opened after.
     """
     try:
-        chromium, tab = _new_tab()
+        chromium, tab = _new_tab(chromium_binary, chromedriver)
     except BrowserError:
-        chromium, tab = _new_tab()  # the shared browser had died: this one is new
+        # the shared browser had died: this one is new
+        chromium, tab = _new_tab(chromium_binary, chromedriver)
     browser = Browser(chromium, tab, page_timeout)
     try:
         yield browser
@@ -235,11 +247,11 @@ def open_browser(page_timeout: float = 60.0) -> Iterator[Browser]:
         _release(chromium)
 
 
-def _new_tab() -> tuple[_Chromium, str]:
+def _new_tab(chromium_binary: str, chromedriver: str) -> tuple[_Chromium, str]:
     global _shared
     with _shared_lock:
         if _shared is None or not _shared.alive:
-            _shared = _Chromium()
+            _shared = _Chromium(chromium_binary, chromedriver)
         chromium = _shared
         chromium.tabs += 1
     try:

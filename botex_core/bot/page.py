@@ -7,8 +7,9 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
+from botex_core.otree.links import page_path
+
 _TOO_LONG = re.compile(r"^(?P<field>\w+): .*longer than (?P<limit>\d+) characters")
-_PAGE_PATH = re.compile(r"/p/(?P<code>[^/]+)/(?P<app>[^/]+)/(?P<page>[^/]+)/(?P<index>\d+)")
 
 
 class Widget(str, Enum):
@@ -65,20 +66,20 @@ class Page(BaseModel):
     @property
     def app(self) -> str | None:
         """The oTree app of the page, from its URL."""
-        match = _PAGE_PATH.search(self.url)
-        return match.group("app") if match else None
+        path = page_path(self.url)
+        return path.app if path else None
 
     @property
     def name(self) -> str | None:
         """The oTree page class, from its URL."""
-        match = _PAGE_PATH.search(self.url)
-        return match.group("page") if match else None
+        path = page_path(self.url)
+        return path.page if path else None
 
     @property
     def index(self) -> int | None:
         """The participant's page index, from the URL; it grows with every page."""
-        match = _PAGE_PATH.search(self.url)
-        return int(match.group("index")) if match else None
+        path = page_path(self.url)
+        return path.index if path else None
 
     def max_lengths_from_errors(self) -> dict[str, int]:
         """Length limits that oTree states in its errors but not in its HTML."""

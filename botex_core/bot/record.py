@@ -10,7 +10,7 @@ from sqlalchemy import Delete, delete, func, select
 
 from botex_core.bot.page import Page
 from botex_core.llm.client import Exchange, exchange_request_json
-from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, Participant, session_scope, utcnow
+from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, ledger, session_scope
 
 
 @dataclass
@@ -35,7 +35,7 @@ class ResumeState:
 class BotRecorder:
     """Writes one bot's progress as it happens: exchanges, answers, conversation, status."""
 
-    def __init__(self, botex_db: str | None, session_id: str, participant_id: str) -> None:
+    def __init__(self, botex_db: str, session_id: str, participant_id: str) -> None:
         self._db = botex_db
         self._key = (session_id, participant_id)
         self._sequence = 0
@@ -44,16 +44,12 @@ class BotRecorder:
         """Mark the bot running and return what it already did, if anything.
 
         ``new_attempt`` is false when the bot goes on after it gave its slot back.
+
+        Raises:
+            ParticipantNotFoundError: The store does not know the participant.
         """
+        started_before = ledger.mark_running(self._db, *self._key, new_attempt=new_attempt)
         with session_scope(self._db) as session:
-            participant = session.get(Participant, self._key)
-            if participant is None:
-                raise LookupError(f"participant {self._key[1]} of session {self._key[0]} is not in the store")
-            resumed = participant.time_in is not None
-            participant.time_in = participant.time_in or utcnow()
-            participant.status = BotStatus.RUNNING.value
-            participant.status_reason = None
-            participant.attempts = (participant.attempts or 0) + int(new_attempt)
             self._sequence = session.scalar(
                 select(func.coalesce(func.max(LLMExchange.sequence), 0)).where(
                     LLMExchange.session_id == self._key[0], LLMExchange.participant_id == self._key[1]
@@ -61,7 +57,7 @@ class BotRecorder:
             )
             conversation = session.get(Conversation, self._key[1])
         messages = json.loads(conversation.conversation) if conversation and conversation.conversation else []
-        return ResumeState(resumed and bool(messages), messages, _last_summary(messages))
+        return ResumeState(started_before and bool(messages), messages, _last_summary(messages))
 
     def record_exchange(self, phase: str, exchange: Exchange) -> None:
         """Store one LLM request with its response or error."""
@@ -134,13 +130,7 @@ class BotRecorder:
 
     def end(self, status: BotStatus, reason: str | None = None) -> None:
         """Record the bot's status after a run (ended, or queued to go on); a finished bot gets its ``time_out``."""
-        with session_scope(self._db) as session:
-            participant = session.get(Participant, self._key)
-            participant.status = status.value
-            participant.status_reason = reason
-            if status == BotStatus.FINISHED:
-                participant.time_out = utcnow()
-
+        ledger.end(self._db, *self._key, status, reason)
 
 def _last_summary(messages: list[dict[str, Any]]) -> str | None:
     for message in reversed(messages):

@@ -3,50 +3,45 @@
 from __future__ import annotations
 
 import logging
-import os
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from botex_core.bot.browser import Browser, BrowserError, open_browser
+from sqlalchemy.exc import OperationalError
+
 from botex_core.bot.dialogue import Dialogue
+from botex_core.bot.driver import Driver, DriverError, OpenDriver
+from botex_core.bot.job import BotOutcome, BotSettings, Waiting
 from botex_core.bot.page import Page
 from botex_core.bot.prompts import build_prompts
 from botex_core.bot.record import BotRecorder, SubmittedAnswer
 from botex_core.bot.schemas import Reply, form_value
-from sqlalchemy.exc import OperationalError
-
 from botex_core.errors import BotexError, OtreeUnreachableError
-from botex_core.llm.client import LLMClient, RateLimiter
+from botex_core.llm.client import LLMClient, RateLimiter, RetryPolicy
 from botex_core.store import BotStatus
 
 logger = logging.getLogger(__name__)
 
 MAX_REJECTED_SUBMISSIONS = 3
-WAIT_POLL_SECONDS = 0.5
-WAIT_REFRESH_SECONDS = 30.0
-_PARTICIPANT_CODE = re.compile(r"/InitializeParticipant/([^/?#]+)")
+# A wait page that navigates on by itself cannot be read for a moment; one
+# that cannot be read for this long means the driver failed.
+UNREADABLE_WAIT_SECONDS = 30.0
 
 
-class Abandoned(BotexError):
+class BotStop(Exception):
+    """A signal that ends the page loop early; not an error."""
+
+
+class Abandoned(BotStop):
     """The bot waited on a wait page for longer than it may."""
 
 
-class Superseded(BotexError):
+class Superseded(BotStop):
     """Another runner took the participant over (this one lost its lease); this one stops quietly."""
 
 
-@dataclass(frozen=True)
-class Waiting:
-    """The wait page a bot is on and since when (epoch seconds), kept while it is off its slot."""
-
-    url: str
-    since: float
-
-
-class SlotGivenBack(BotexError):
+class SlotGivenBack(BotStop):
     """The bot left a long wait to make room for others; it goes on later from ``waiting``."""
 
     def __init__(self, waiting: Waiting) -> None:
@@ -54,65 +49,15 @@ class SlotGivenBack(BotexError):
         self.waiting = waiting
 
 
-@dataclass(frozen=True)
-class BotOutcome:
-    """How a bot's run ended.
-
-    ``retryable`` when the cause was the infrastructure; ``waiting`` when the bot
-    gave its slot back on a wait page and is to go on later.
-    """
-
-    status: BotStatus
-    reason: str | None = None
-    retryable: bool = False
-    waiting: Waiting | None = None
-
-
 def _is_infrastructure(exc: BaseException) -> bool:
-    """Browser, network and database faults: another try may well succeed."""
-    return isinstance(exc, (BrowserError, OtreeUnreachableError, OperationalError, ConnectionError))
-
-
-@dataclass
-class BotSettings:
-    """Everything one bot needs; ``api_key`` is never stored or logged."""
-
-    url: str
-    session_id: str
-    participant_id: str
-    botex_db: str | None = None
-    model: str = "gpt-4o-2024-08-06"
-    api_key: str | None = field(default=None, repr=False)
-    api_base: str | None = None
-    throttle: bool = False
-    full_conv_history: bool = False
-    user_prompts: dict[str, str] | None = None
-    completion_kwargs: dict[str, Any] = field(default_factory=dict)
-    wait_timeout: float = field(default_factory=lambda: float(os.environ.get("BOTEX_WAIT_TIMEOUT", 3600)))
-
-    def bot_parms(self) -> dict[str, Any]:
-        """The settings as stored with the conversation: nothing secret."""
-        return {
-            "session_id": self.session_id,
-            "participant_id": self.participant_id,
-            "url": self.url,
-            "model": self.model,
-            "api_base": self.api_base,
-            "throttle": self.throttle,
-            "full_conv_history": self.full_conv_history,
-            "user_prompts": self.user_prompts,
-            "wait_timeout": self.wait_timeout,
-        }
-
-
-def participant_code(url: str) -> str | None:
-    """The participant code in an oTree participant link, if it has one."""
-    match = _PARTICIPANT_CODE.search(url)
-    return match.group(1) if match else None
+    """Driver, network and database faults: another try may well succeed."""
+    return isinstance(exc, (DriverError, OtreeUnreachableError, OperationalError, ConnectionError))
 
 
 def run_bot(
     settings: BotSettings,
+    open_driver: OpenDriver,
+    retry: RetryPolicy | None = None,
     limiter: RateLimiter | None = None,
     superseded: Callable[[], bool] = lambda: False,
     give_back_after: float | None = None,
@@ -120,12 +65,15 @@ def run_bot(
 ) -> BotOutcome:
     """Play one participant to the end and record everything; return how it ended.
 
-    ``limiter`` paces the bot's LLM calls (the fleet shares one per queue).
-    ``superseded`` tells when another runner has taken the participant over:
-    the bot then stops before its next page and leaves the store to that runner.
-    ``give_back_after``: seconds on a wait page after which the bot stops with a
-    ``waiting`` outcome, so that its slot can run the participants it waits for;
-    run again with that ``waiting``, it goes on and its wait timeout counts on.
+    ``settings.botex_db`` must name the database. ``open_driver`` opens what
+    shows the bot its pages. ``retry`` says how patiently LLM errors are
+    retried; ``limiter`` paces the bot's LLM calls (the fleet shares one per
+    queue). ``superseded`` tells when another runner has taken the participant
+    over: the bot then stops before its next page and leaves the store to that
+    runner. ``give_back_after``: seconds on a wait page after which the bot
+    stops with a ``waiting`` outcome, so that its slot can run the participants
+    it waits for; run again with that ``waiting``, it goes on and its wait
+    timeout counts on.
     """
     prompts = build_prompts(settings.user_prompts)
     recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id)
@@ -136,45 +84,51 @@ def run_bot(
         api_base=settings.api_base,
         throttle=settings.throttle,
         completion_kwargs=settings.completion_kwargs,
+        retry=retry or RetryPolicy(),
         limiter=limiter,
     )
     dialogue = Dialogue(client, prompts, settings.full_conv_history, state.messages, state.summary)
     client.record = lambda exchange: recorder.record_exchange(dialogue.phase, exchange)
     name = f"bot {settings.participant_id}"
     try:
-        with open_browser() as browser:
-            page = browser.open(settings.url)
+        with open_driver() as driver:
+            page = driver.open(settings.url)
             if not state.resumed:
                 dialogue.start()
             else:
                 logger.info("%s: resuming on %s", name, page.name)
             wait_rules = WaitRules(settings.wait_timeout, give_back_after, waiting)
-            _play(browser, page, dialogue, recorder, settings, name, superseded, wait_rules)
+            _play(driver, page, dialogue, recorder, settings, name, superseded, wait_rules)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
         if isinstance(exc, Superseded) or superseded():
             # The participant's store rows belong to the runner that took over.
             logger.error("%s stops: another runner took the participant over (this one lost its lease)", name)
             return BotOutcome(BotStatus.RUNNING, "lost its lease to another runner")
         recorder.save_conversation(dialogue.messages, settings.bot_parms())
-        if isinstance(exc, SlotGivenBack):
-            reason = f"gave its slot back while {exc}"
-            recorder.end(BotStatus.QUEUED, reason)
-            logger.info("%s %s", name, reason)
-            return BotOutcome(BotStatus.QUEUED, reason, waiting=exc.waiting)
-        if isinstance(exc, Abandoned):
-            recorder.end(BotStatus.ABANDONED, str(exc))
-            logger.warning("%s abandoned: %s", name, exc)
-            return BotOutcome(BotStatus.ABANDONED, str(exc))
-        reason = str(exc) if isinstance(exc, BotexError) else f"{type(exc).__name__}: {exc}"
-        recorder.end(BotStatus.FAILED, reason)
-        logger.error("%s failed: %s", name, reason)
-        return BotOutcome(BotStatus.FAILED, reason, _is_infrastructure(exc))
+        return _stopped(exc, recorder, name)
     recorder.save_conversation(dialogue.messages, settings.bot_parms())
     confused = dialogue.confused_replies
     reason = f"stayed confused on {confused} prompt(s)" if confused else None
     recorder.end(BotStatus.FINISHED, reason)
     logger.info("%s finished", name)
     return BotOutcome(BotStatus.FINISHED, reason)
+
+
+def _stopped(exc: Exception, recorder: BotRecorder, name: str) -> BotOutcome:
+    """Record why the bot stopped before the end: it gave its slot back, was abandoned or failed."""
+    if isinstance(exc, SlotGivenBack):
+        reason = f"gave its slot back while {exc}"
+        recorder.end(BotStatus.QUEUED, reason)
+        logger.info("%s %s", name, reason)
+        return BotOutcome(BotStatus.QUEUED, reason, waiting=exc.waiting)
+    if isinstance(exc, Abandoned):
+        recorder.end(BotStatus.ABANDONED, str(exc))
+        logger.warning("%s abandoned: %s", name, exc)
+        return BotOutcome(BotStatus.ABANDONED, str(exc))
+    reason = str(exc) if isinstance(exc, BotexError) else f"{type(exc).__name__}: {exc}"
+    recorder.end(BotStatus.FAILED, reason)
+    logger.error("%s failed: %s", name, reason)
+    return BotOutcome(BotStatus.FAILED, reason, _is_infrastructure(exc))
 
 
 @dataclass
@@ -192,11 +146,11 @@ class WaitRules:
 
 
 def _play(
-    browser: Browser, page: Page, dialogue: Dialogue, recorder: BotRecorder, settings: BotSettings, name: str,
+    driver: Driver, page: Page, dialogue: Dialogue, recorder: BotRecorder, settings: BotSettings, name: str,
     superseded: Callable[[], bool], wait_rules: WaitRules,
 ) -> None:
     while True:
-        page = _through_wait_pages(browser, page, wait_rules)
+        page = _through_wait_pages(driver, page, wait_rules)
         if superseded():
             raise Superseded("lost its lease")
         if page.is_last:
@@ -212,7 +166,7 @@ def _play(
             # answer; a resubmission of the page replaces them.
             if page.questions:
                 recorder.store_answers(page, _submitted_answers(page, reply))
-            next_page = browser.submit(_form_values(page, reply))
+            next_page = driver.submit(_form_values(page, reply))
             if next_page.url != page.url:
                 break
             learned_limits.update(next_page.max_lengths_from_errors())
@@ -230,28 +184,21 @@ def _play(
         page = next_page
 
 
-def _through_wait_pages(browser: Browser, page: Page, rules: WaitRules) -> Page:
+def _through_wait_pages(driver: Driver, page: Page, rules: WaitRules) -> Page:
     if not page.is_wait_page:
         return page
     since = rules.since(page)
-    on_slot_since = last_refresh = last_read = time.monotonic()
+    on_slot_since = last_read = time.monotonic()
     while page.is_wait_page:
-        now = time.monotonic()
         if time.time() - since > rules.timeout:
             raise Abandoned(f"waited more than {rules.timeout:.0f} s on the wait page {page.name}")
-        if rules.give_back_after is not None and now - on_slot_since > rules.give_back_after:
+        if rules.give_back_after is not None and time.monotonic() - on_slot_since > rules.give_back_after:
             raise SlotGivenBack(Waiting(page.url, since))
-        time.sleep(WAIT_POLL_SECONDS)
         try:
-            if now - last_refresh > WAIT_REFRESH_SECONDS:
-                page, last_refresh = browser.refresh(), now
-            else:
-                page = browser.read()
+            page = driver.wait()
             last_read = time.monotonic()
-        except BrowserError:
-            # A wait page that navigates on by itself cannot be read for a moment;
-            # a browser that cannot read it for longer has failed.
-            if time.monotonic() - last_read > WAIT_REFRESH_SECONDS:
+        except DriverError:
+            if time.monotonic() - last_read > UNREADABLE_WAIT_SECONDS:
                 raise
     return page
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import threading
 import time
@@ -19,13 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from botex_core.errors import BotexError
+from botex_core.settings import BotexSettings, load_litellm
 
 logger = logging.getLogger(__name__)
-# LiteLLM reports every call at INFO; the bots' own log and the store say what matters.
-for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 LLAMACPP_MODEL = "llamacpp"
 LLAMACPP_DEFAULT_URL = "http://localhost:8080"
@@ -70,9 +65,14 @@ class Exchange:
 class RetryPolicy:
     """How often and how patiently transient errors are retried."""
 
-    max_attempts: int = field(default_factory=lambda: int(os.environ.get("BOTEX_LLM_MAX_ATTEMPTS", 8)))
-    base_delay: float = field(default_factory=lambda: float(os.environ.get("BOTEX_LLM_BACKOFF_SECONDS", 1.0)))
+    max_attempts: int = 8
+    base_delay: float = 1.0
     max_delay: float = 60.0
+
+    @classmethod
+    def of(cls, settings: BotexSettings) -> RetryPolicy:
+        """The policy of ``BOTEX_LLM_MAX_ATTEMPTS`` and ``BOTEX_LLM_BACKOFF_SECONDS``."""
+        return cls(settings.llm_max_attempts, settings.llm_backoff_seconds)
 
     def delay(self, attempt: int) -> float:
         """Full-jitter exponential backoff before retry number ``attempt`` (1-based)."""
@@ -91,6 +91,8 @@ class LLMClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     record: Callable[[Exchange], None] = lambda exchange: None
     limiter: RateLimiter | None = None
+    # The call that answers a request: LiteLLM's ``completion`` unless another is given.
+    completion: Callable[..., Any] | None = field(default=None, repr=False)
 
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> Exchange:
         """Ask for a reply to ``messages`` that follows ``schema``; return the exchange.
@@ -98,9 +100,7 @@ class LLMClient:
         Raises:
             LLMFailure: A permanent error, or transient errors until retries ran out.
         """
-        import litellm
-
-        litellm.suppress_debug_info = True
+        litellm = load_litellm()
         attempt = 0
         while True:
             attempt += 1
@@ -110,7 +110,7 @@ class LLMClient:
             grant = self.limiter.acquire(estimate) if self.limiter else None
             started = time.monotonic()
             try:
-                response = litellm.completion(**request, **self._secrets())
+                response = (self.completion or litellm.completion)(**request, **self._secrets())
             except Exception as exc:  # noqa: BLE001 - LiteLLM maps providers' errors to many classes
                 if self.limiter:
                     self.limiter.finish(grant, estimate)
@@ -200,7 +200,7 @@ def _estimated_tokens(messages: list[dict[str, str]]) -> int:
 
 
 def _is_transient(exc: Exception) -> bool:
-    import litellm
+    litellm = load_litellm()
 
     transient = (
         litellm.RateLimitError,

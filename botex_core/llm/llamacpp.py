@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from botex_core.errors import BotexError, ConfigurationError
 from botex_core.llm.client import LLAMACPP_DEFAULT_URL
 from botex_core.llm.gguf import gguf_context_length
+from botex_core.settings import LlamaCppSettings, resolve
 from botex_core.processes import last_lines, port_in_use, stop_process_group
 
 logger = logging.getLogger(__name__)
@@ -52,12 +53,12 @@ class LlamaCppServerError(BotexError):
 def llamacpp_config(config: dict[str, Any] | None = None) -> LlamaCppConfig:
     """The server settings: ``config``, then ``LLAMACPP_*`` variables, then defaults."""
     given = {_PATH_ALIASES.get(key, key): value for key, value in (config or {}).items()}
-    values: dict[str, Any] = {}
-    for name in LlamaCppConfig.model_fields:
-        if given.get(name) is not None:
-            values[name] = given[name]
-        elif os.environ.get(f"LLAMACPP_{name.upper()}"):
-            values[name] = os.environ[f"LLAMACPP_{name.upper()}"]
+    from_environment = resolve(LlamaCppSettings).model_dump(exclude_none=True)
+    values = {
+        name: given[name] if given.get(name) is not None else from_environment[name]
+        for name in LlamaCppConfig.model_fields
+        if given.get(name) is not None or name in from_environment
+    }
     try:
         return LlamaCppConfig(**values)
     except ValidationError as exc:

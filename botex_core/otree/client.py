@@ -6,8 +6,8 @@ from typing import Any
 
 import requests
 
-from botex_core.config import otree_rest_key_setting, otree_server_url_setting
 from botex_core.errors import OtreeAuthError, OtreeError, OtreeUnreachableError
+from botex_core.settings import OtreeSettings, resolve
 
 REST_KEY_HEADER = "otree-rest-key"
 
@@ -15,16 +15,17 @@ REST_KEY_HEADER = "otree-rest-key"
 class OtreeClient:
     """Talks to one oTree server over HTTP; the REST key never leaves the header."""
 
-    def __init__(
-        self,
-        server_url: str | None = None,
-        rest_key: str | None = None,
-        timeout: float = 30.0,
-    ) -> None:
-        self.server_url = otree_server_url_setting(server_url)
-        self._rest_key = otree_rest_key_setting(rest_key)
+    def __init__(self, server_url: str, rest_key: str | None, timeout: float = 30.0) -> None:
+        self.server_url = server_url.rstrip("/")
+        self._rest_key = rest_key
         self._timeout = timeout
         self._http = requests.Session()
+
+    @classmethod
+    def resolved(cls, server_url: str | None, rest_key: str | None, timeout: float = 30.0) -> OtreeClient:
+        """A client of the server given, else of ``OTREE_SERVER_URL`` with ``OTREE_REST_KEY``."""
+        otree = resolve(OtreeSettings, server_url=server_url, rest_key=rest_key)
+        return cls(otree.server_url, otree.rest_key, timeout)
 
     @property
     def has_rest_key(self) -> bool:

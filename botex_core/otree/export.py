@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 
 import requests
@@ -11,6 +10,7 @@ import requests
 from botex_core.csv_files import write_file_atomically
 from botex_core.errors import OtreeAuthError, OtreeError, OtreeUnreachableError
 from botex_core.otree.client import OtreeClient
+from botex_core.settings import OtreeSettings, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def export_otree_data(
         OtreeError: The server is unreachable or refuses the download.
     """
     timeout = float(time_out or 10)
-    client = OtreeClient(server_url, rest_key, timeout=timeout)
+    client = OtreeClient.resolved(server_url, rest_key, timeout=timeout)
     try:
         content = client.export_wide(session_id)
     except OtreeAuthError:
@@ -54,7 +54,7 @@ def export_otree_data(
         content = _export_wide_with_login(
             client.server_url,
             admin_name or "admin",
-            admin_password or os.environ.get("OTREE_ADMIN_PASSWORD"),
+            admin_password or resolve(OtreeSettings).admin_password,
             timeout,
             session_id,
         )

@@ -14,9 +14,9 @@ import signal
 import subprocess
 import time
 
-from botex_core.config import setting
 from botex_core.errors import ConfigurationError, OtreeError, OtreeServerStartError
 from botex_core.otree.client import OtreeClient
+from botex_core.settings import OtreeSettings, environment_for_child, publish_otree_server, resolve
 from botex_core.processes import group_alive, last_lines, port_in_use, stop_process_group
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def otree_server_is_running(server_url: str | None = None, rest_key: str | None 
         True if the server answered with its version, False otherwise.
     """
     try:
-        OtreeClient(server_url, rest_key, timeout=5).version()
+        OtreeClient.resolved(server_url, rest_key, timeout=5).version()
     except OtreeError:
         return False
     return True
@@ -75,24 +75,21 @@ def start_otree_server(
         ConfigurationError: The project, the executable or the port is unusable.
         OtreeServerStartError: The server exited or did not answer in time.
     """
-    project = _project_folder(project_path)
-    port = int(port if port is not None else os.environ.get("OTREE_PORT", 8000))
-    log_path = setting(log_file, "OTREE_LOG_FILE", "otree.log")
-    executable = _otree_executable(otree_executable)
+    otree = resolve(OtreeSettings, project_path=project_path, port=port, log_file=log_file,
+                    executable=otree_executable)
+    project = _project_folder(otree.project_path)
+    port, log_path = otree.port, otree.log_file
+    executable = _otree_executable(otree.executable)
     if port_in_use("127.0.0.1", port):
         raise ConfigurationError(f"cannot start oTree: port {port} is already in use")
 
-    if auth_level is not None:
-        os.environ["OTREE_AUTH_LEVEL"] = auth_level
-        if rest_key is not None:
-            os.environ["OTREE_REST_KEY"] = rest_key
-        if admin_password is not None:
-            os.environ["OTREE_ADMIN_PASSWORD"] = admin_password
-    environment = dict(os.environ)
+    server_url = f"http://localhost:{port}"
+    publish_otree_server(server_url, auth_level, rest_key, admin_password)
     # devserver starts its worker as plain `otree`, so its venv must lead PATH.
+    environment = environment_for_child()
     environment["PATH"] = os.path.dirname(executable) + os.pathsep + environment.get("PATH", "")
 
-    with open(log_path, "w") as log:  # type: ignore[arg-type]
+    with open(log_path, "w") as log:
         process = subprocess.Popen(
             [executable, "devserver", str(port)],
             cwd=project,
@@ -102,8 +99,6 @@ def start_otree_server(
             env=environment,
             start_new_session=True,
         )
-    server_url = f"http://localhost:{port}"
-    os.environ["OTREE_SERVER_URL"] = server_url
 
     deadline = time.monotonic() + timeout
     while not otree_server_is_running(server_url, rest_key):
@@ -143,8 +138,7 @@ def stop_otree_server(otree_server: subprocess.Popen) -> int | None:
     return code
 
 
-def _project_folder(project_path: str | None) -> str:
-    project = setting(project_path, "OTREE_PROJECT_PATH")
+def _project_folder(project: str | None) -> str:
     if project is None:
         raise ConfigurationError("no oTree project: pass project_path or set OTREE_PROJECT_PATH")
     if not os.path.isfile(os.path.join(project, "settings.py")):
@@ -152,9 +146,8 @@ def _project_folder(project_path: str | None) -> str:
     return project
 
 
-def _otree_executable(otree_executable: str | None) -> str:
-    candidate = setting(otree_executable, "OTREE_EXECUTABLE", "otree")
-    found = shutil.which(candidate)  # type: ignore[arg-type]
+def _otree_executable(candidate: str) -> str:
+    found = shutil.which(candidate)
     if found is None:
         raise ConfigurationError(
             f"oTree executable '{candidate}' not found: install oTree in its own "

@@ -8,8 +8,10 @@ from typing import Any
 
 from botex_core.errors import ConfigurationError
 from botex_core.otree.client import OtreeClient
+from botex_core.otree.links import participant_link
+from botex_core.settings import botex_db_setting
 from botex_core.store import get_engine
-from botex_core.store.participants import NewParticipant, add_participants, bot_urls
+from botex_core.store.ledger import NewParticipant, add_participants, bot_urls
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ def get_session_configs(
     Returns:
         One dict per session configuration, as oTree describes it.
     """
-    return OtreeClient(otree_server_url, otree_rest_key).session_configs()
+    return OtreeClient.resolved(otree_server_url, otree_rest_key).session_configs()
 
 
 def init_otree_session(
@@ -64,14 +66,15 @@ def init_otree_session(
             the session (for example an unknown config name).
     """
     humans = _human_flags(npart, nhumans, is_human)
+    botex_db = botex_db_setting(botex_db)
     get_engine(botex_db)  # a bad database must fail before oTree creates anything
-    client = OtreeClient(otree_server_url, otree_rest_key)
+    client = OtreeClient.resolved(otree_server_url, otree_rest_key)
     session_id = client.create_session(
         config_name, npart, room_name, modified_session_config_fields
     )
     participants = client.session_participants(session_id)
     participant_codes = [p["code"] for p in participants]
-    urls = [f"{client.server_url}/InitializeParticipant/{code}" for code in participant_codes]
+    urls = [participant_link(client.server_url, code) for code in participant_codes]
     add_participants(
         [
             NewParticipant(config_name, session_id, p["code"], human, url, p["id_in_session"])
@@ -102,7 +105,7 @@ def get_bot_urls(
     Returns:
         The participant URLs.
     """
-    return bot_urls(session_id, botex_db, already_started)
+    return bot_urls(session_id, botex_db_setting(botex_db), already_started)
 
 
 def _human_flags(npart: int, nhumans: int, is_human: list[bool] | None) -> list[bool]:

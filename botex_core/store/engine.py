@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session
 
-from botex_core.config import botex_db_setting
 from botex_core.errors import ConfigurationError
 from botex_core.store.models import Base
 
@@ -27,12 +26,12 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def database_url(botex_db: str | None = None) -> str:
+def database_url(botex_db: str) -> str:
     """The SQLAlchemy URL of ``botex_db``: a URL as it is, a file path as SQLite.
 
     ``postgres://`` and ``postgresql://`` URLs get the psycopg 3 driver.
     """
-    target = botex_db_setting(botex_db)
+    target = botex_db
     if "://" not in target:
         return f"sqlite:///{os.path.abspath(target)}"
     scheme, rest = target.split("://", 1)
@@ -41,7 +40,7 @@ def database_url(botex_db: str | None = None) -> str:
     return target
 
 
-def get_engine(botex_db: str | None = None) -> Engine:
+def get_engine(botex_db: str) -> Engine:
     """The engine of ``botex_db`` (path or URL), with its tables created on first use."""
     url = database_url(botex_db)
     with _engines_lock:
@@ -54,7 +53,7 @@ def get_engine(botex_db: str | None = None) -> Engine:
 
 
 @contextmanager
-def session_scope(botex_db: str | None = None) -> Iterator[Session]:
+def session_scope(botex_db: str) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on error."""
     with Session(get_engine(botex_db), expire_on_commit=False) as session:
         with session.begin():

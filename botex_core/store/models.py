@@ -37,6 +37,16 @@ class BotStatus(str, enum.Enum):
     FAILED = "failed"
     ABANDONED = "abandoned"
 
+    @classmethod
+    def ended(cls) -> frozenset[str]:
+        """Statuses of bots that stopped for now: nothing runs them unless they are retried."""
+        return frozenset({cls.FINISHED.value, cls.FAILED.value, cls.ABANDONED.value})
+
+    @classmethod
+    def final(cls) -> frozenset[str]:
+        """Statuses of bots that will never run again: a retry cannot change them."""
+        return frozenset({cls.FINISHED.value, cls.ABANDONED.value})
+
 
 class Base(DeclarativeBase):
     """Declarative base of the botex store."""

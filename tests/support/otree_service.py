@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from botex_core import start_otree_server, stop_otree_server
+from botex_fleet import start_otree_server, stop_otree_server
 
 HANG_REPORT_PATH = str(Path(__file__).resolve().parent / "otree_hang_report")
 

@@ -6,16 +6,20 @@ import logging
 import threading
 from typing import Any
 
+from botex_core.bot.driver import driver_for
+from botex_core.bot.job import BotSettings
 from botex_core.bot.prompts import build_prompts
-from botex_core.bot.runner import BotSettings, participant_code, run_bot
-from botex_core.config import botex_db_setting
+from botex_core.bot.runner import run_bot
 from botex_core.errors import ConfigurationError
-from botex_core.store import Participant, session_scope
-from botex_core.store.participants import NewParticipant, add_participants
+from botex_core.llm.client import RetryPolicy
+from botex_core.otree.links import participant_code
+from botex_core.settings import DEFAULT_MODEL, BotexSettings, resolve
+from botex_core.store import ledger
+from botex_core.store.ledger import NewParticipant
+from botex_worker.dispatch import enqueue, run_in_process, session_bots, wait_until_ended
+from botex_worker.settings import fleet_settings
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MODEL = "gpt-4o-2024-08-06"
 
 
 def run_single_bot(
@@ -58,18 +62,21 @@ def run_single_bot(
         ConfigurationError: ``user_prompts`` has an unknown key.
     """
     api_key = _checked_settings(user_prompts, api_key, kwargs)
+    local = resolve(BotexSettings, db=botex_db)
     if participant_id == "unknown":
         participant_id = participant_code(url) or participant_id
-    _ensure_participant(botex_db, session_name, session_id, participant_id, url)
+    ledger.ensure_participant(local.db, NewParticipant(session_name, session_id, participant_id, False, url))
     settings = BotSettings(
-        url=url, session_id=session_id, participant_id=participant_id, botex_db=botex_db,
+        url=url, session_id=session_id, participant_id=participant_id, botex_db=local.db,
         model=model, api_key=api_key, api_base=api_base, throttle=throttle,
         full_conv_history=full_conv_history, user_prompts=user_prompts, completion_kwargs=kwargs,
+        wait_timeout=local.wait_timeout,
     )
+    arguments = (settings, driver_for(local), RetryPolicy.of(local))
     if wait:
-        run_bot(settings)
+        run_bot(*arguments)
         return None
-    return threading.Thread(target=run_bot, args=(settings,), name=f"bot-{participant_id}")
+    return threading.Thread(target=run_bot, args=arguments, name=f"bot-{participant_id}")
 
 
 def run_bots_on_session(
@@ -115,30 +122,28 @@ def run_bots_on_session(
             has no bots to run.
     """
     api_key = _checked_settings(user_prompts, api_key, kwargs)
-    from botex_worker.dispatch import enqueue, run_in_process, session_bots, wait_until_ended
-    from botex_worker.settings import FleetSettings
-
+    local = resolve(BotexSettings, db=botex_db)
     bots = session_bots(
-        session_id, botex_db, bot_urls, already_started, model=model, api_base=api_base,
+        session_id, local.db, bot_urls, already_started, model=model, api_base=api_base,
         throttle=throttle, full_conv_history=full_conv_history, user_prompts=user_prompts,
         completion_kwargs=kwargs,
     )
     if not bots:
-        raise ConfigurationError(f"session {session_id} has no bots to run in {botex_db_setting(botex_db)}")
+        raise ConfigurationError(f"session {session_id} has no bots to run in {local.db}")
     for bot in bots:
-        _ensure_participant(botex_db, "unknown", session_id, bot.participant_id, bot.url)
+        ledger.ensure_participant(local.db, NewParticipant("unknown", session_id, bot.participant_id, False, bot.url))
     logger.info("running %d bot(s) on session %s", len(bots), session_id)
-    if FleetSettings().embedded:
-        runner = threading.Thread(target=run_in_process, args=(bots, None, api_key), name=f"bots-{session_id}")
+    if fleet_settings().embedded:
+        runner = threading.Thread(target=run_in_process, args=(bots, local.db, None, api_key), name=f"bots-{session_id}")
         runner.start()
         if not wait:
             return [runner]
         runner.join()
         return None
-    results = enqueue(bots, api_key=api_key)
+    results = enqueue(bots, local.db, api_key=api_key)
     if not wait:
         return results
-    wait_until_ended(bots)
+    wait_until_ended(bots, local.db)
     return None
 
 
@@ -149,9 +154,3 @@ def _checked_settings(user_prompts: dict[str, str] | None, api_key: str | None, 
         return kwargs.pop("openai_api_key")
     return api_key
 
-
-def _ensure_participant(botex_db: str | None, session_name: str, session_id: str, participant_id: str, url: str) -> None:
-    with session_scope(botex_db) as session:
-        known = session.get(Participant, (session_id, participant_id)) is not None
-    if not known:
-        add_participants([NewParticipant(session_name, session_id, participant_id, False, url)], botex_db)

@@ -1,0 +1,52 @@
+"""What the page loop asks of a driver, the part that shows a bot its pages.
+
+A driver plays one participant: it opens the participant link, reads the
+current page into the :class:`~botex_core.bot.page.Page` model, submits
+answers (or presses the page's button), waits on wait pages and leaves. The
+loop sees only this protocol; :func:`driver_for` picks the implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from functools import partial
+from typing import Any, Protocol
+
+from botex_core.bot.page import Page
+from botex_core.errors import DriverError
+from botex_core.settings import BotexSettings
+
+__all__ = ["Driver", "DriverError", "OpenDriver", "driver_for"]
+
+
+class Driver(Protocol):
+    """One participant's view of the oTree server."""
+
+    def open(self, url: str) -> Page:
+        """Go to the participant link ``url`` and return the page it leads to."""
+
+    def read(self) -> Page:
+        """The current page."""
+
+    def submit(self, answers: dict[str, Any]) -> Page:
+        """Send ``answers`` (form values by field id; a button's name and value on
+        pages without a next button) and return the page that follows: the same
+        page with oTree's errors when it rejected them."""
+
+    def wait(self) -> Page:
+        """On a wait page: pause briefly and return the page then shown."""
+
+    def leave(self) -> None:
+        """Leave the participant's page cleanly; errors are ignored."""
+
+
+# Opens a driver for one bot; the driver is left when the block ends.
+OpenDriver = Callable[[], AbstractContextManager[Driver]]
+
+
+def driver_for(settings: BotexSettings) -> OpenDriver:
+    """How bots of this process open their driver: a tab of the shared headless Chromium."""
+    from botex_core.bot.browser import open_browser
+
+    return partial(open_browser, settings.chromium, settings.chromedriver)

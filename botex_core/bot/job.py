@@ -1,0 +1,66 @@
+"""What a bot is given to play (its settings) and how its run ended (its outcome)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botex_core.settings import DEFAULT_MODEL
+from botex_core.store import BotStatus
+
+
+@dataclass
+class BotSettings:
+    """Everything one bot needs; ``api_key`` is never stored or logged.
+
+    ``botex_db`` None means the database of the process that runs the bot.
+    """
+
+    url: str
+    session_id: str
+    participant_id: str
+    botex_db: str | None = None
+    model: str = DEFAULT_MODEL
+    api_key: str | None = field(default=None, repr=False)
+    api_base: str | None = None
+    throttle: bool = False
+    full_conv_history: bool = False
+    user_prompts: dict[str, str] | None = None
+    completion_kwargs: dict[str, Any] = field(default_factory=dict)
+    wait_timeout: float = 3600.0
+
+    def bot_parms(self) -> dict[str, Any]:
+        """The settings as stored with the conversation: nothing secret."""
+        return {
+            "session_id": self.session_id,
+            "participant_id": self.participant_id,
+            "url": self.url,
+            "model": self.model,
+            "api_base": self.api_base,
+            "throttle": self.throttle,
+            "full_conv_history": self.full_conv_history,
+            "user_prompts": self.user_prompts,
+            "wait_timeout": self.wait_timeout,
+        }
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The wait page a bot is on and since when (epoch seconds), kept while it is off its slot."""
+
+    url: str
+    since: float
+
+
+@dataclass(frozen=True)
+class BotOutcome:
+    """How a bot's run ended.
+
+    ``retryable`` when the cause was the infrastructure; ``waiting`` when the bot
+    gave its slot back on a wait page and is to go on later.
+    """
+
+    status: BotStatus
+    reason: str | None = None
+    retryable: bool = False
+    waiting: Waiting | None = None

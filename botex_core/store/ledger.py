@@ -1,0 +1,191 @@
+"""The participant ledger: the only code that writes the participants table.
+
+A participant's life is written here and nowhere else: added with its session,
+queued, leased by the run that plays it (claimed, renewed, released), running,
+and ended with a status and a reason. Leases are taken with one conditional
+UPDATE, so two runners can never both hold one, on SQLite or PostgreSQL; a
+lease that expired (its runner died) can be taken by another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Update, or_, select, update
+
+from botex_core.errors import ParticipantNotFoundError
+from botex_core.store.engine import session_scope
+from botex_core.store.models import BotStatus, Participant, utcnow
+
+# SQLite limits the parameters of one statement.
+_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class NewParticipant:
+    """A participant of a freshly created oTree session."""
+
+    session_name: str
+    session_id: str
+    participant_id: str
+    is_human: bool
+    url: str
+    id_in_session: int | None = None
+
+
+def add_participants(participants: list[NewParticipant], botex_db: str) -> None:
+    """Store the participants of a session in one transaction; bots start queued."""
+    with session_scope(botex_db) as session:
+        session.add_all(
+            Participant(
+                session_name=p.session_name,
+                session_id=p.session_id,
+                participant_id=p.participant_id,
+                is_human=int(p.is_human),
+                url=p.url,
+                id_in_session=p.id_in_session,
+                status=None if p.is_human else BotStatus.QUEUED.value,
+                attempts=0,
+            )
+            for p in participants
+        )
+
+
+def ensure_participant(botex_db: str, participant: NewParticipant) -> None:
+    """Add ``participant`` unless the store knows it already."""
+    with session_scope(botex_db) as session:
+        known = session.get(Participant, (participant.session_id, participant.participant_id)) is not None
+    if not known:
+        add_participants([participant], botex_db)
+
+
+def mark_queued(botex_db: str, session_id: str, participant_ids: list[str]) -> None:
+    """Mark the bots queued (one statement per thousand), except those running now."""
+    with session_scope(botex_db) as session:
+        for start in range(0, len(participant_ids), _CHUNK):
+            session.execute(
+                update(Participant)
+                .where(
+                    Participant.session_id == session_id,
+                    Participant.participant_id.in_(participant_ids[start:start + _CHUNK]),
+                    or_(Participant.status.is_(None), Participant.status != BotStatus.RUNNING.value),
+                )
+                .values(status=BotStatus.QUEUED.value, status_reason=None)
+            )
+
+
+def claim_lease(botex_db: str, session_id: str, participant_id: str, owner: str, seconds: float) -> bool:
+    """Take the participant's lease; False if its bot can never run again or another owner holds a live lease."""
+    now = utcnow()
+    statement = (
+        update(Participant)
+        .where(
+            Participant.session_id == session_id,
+            Participant.participant_id == participant_id,
+            or_(Participant.status.is_(None), Participant.status.not_in(BotStatus.final())),
+            or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < now),
+        )
+        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
+    )
+    with session_scope(botex_db) as session:
+        return session.execute(statement).rowcount == 1
+
+
+def renew_lease(botex_db: str, session_id: str, participant_id: str, owner: str, seconds: float) -> bool:
+    """Extend a lease this owner holds; False if it lost it."""
+    statement = _held_by(session_id, participant_id, owner).values(
+        lease_expires_at=utcnow() + timedelta(seconds=seconds)
+    )
+    with session_scope(botex_db) as session:
+        return session.execute(statement).rowcount == 1
+
+
+def release_lease(botex_db: str, session_id: str, participant_id: str, owner: str) -> None:
+    """Give up a lease this owner holds."""
+    statement = _held_by(session_id, participant_id, owner).values(lease_owner=None, lease_expires_at=None)
+    with session_scope(botex_db) as session:
+        session.execute(statement)
+
+
+def _held_by(session_id: str, participant_id: str, owner: str) -> Update:
+    return update(Participant).where(
+        Participant.session_id == session_id,
+        Participant.participant_id == participant_id,
+        Participant.lease_owner == owner,
+    )
+
+
+def mark_running(botex_db: str, session_id: str, participant_id: str, new_attempt: bool = True) -> bool:
+    """Mark the bot running (a new attempt unless it goes on after giving its slot back).
+
+    Returns:
+        Whether the bot had started before.
+
+    Raises:
+        ParticipantNotFoundError: The store does not know the participant.
+    """
+    with session_scope(botex_db) as session:
+        participant = session.get(Participant, (session_id, participant_id))
+        if participant is None:
+            raise ParticipantNotFoundError(f"participant {participant_id} of session {session_id} is not in the store")
+        started_before = participant.time_in is not None
+        participant.time_in = participant.time_in or utcnow()
+        participant.status = BotStatus.RUNNING.value
+        participant.status_reason = None
+        participant.attempts = (participant.attempts or 0) + int(new_attempt)
+    return started_before
+
+
+def end(botex_db: str, session_id: str, participant_id: str, status: BotStatus, reason: str | None = None) -> None:
+    """Record how the bot's run ended (or that it is queued to go on); a finished bot gets its ``time_out``.
+
+    A participant the store does not know is left alone.
+    """
+    with session_scope(botex_db) as session:
+        participant = session.get(Participant, (session_id, participant_id))
+        if participant is None:
+            return
+        participant.status = status.value
+        participant.status_reason = reason
+        if status == BotStatus.FINISHED:
+            participant.time_out = utcnow()
+
+
+def has_ended(botex_db: str, session_id: str, participant_id: str) -> bool:
+    """Whether the participant's bot finished, failed or was abandoned (or is unknown)."""
+    with session_scope(botex_db) as session:
+        participant = session.get(Participant, (session_id, participant_id))
+    return participant is None or participant.status in BotStatus.ended()
+
+
+def bot_urls(session_id: str, botex_db: str, already_started: bool = False) -> list[str]:
+    """URLs of the session's bots that have not started (or, with ``already_started``, not finished),
+    in oTree's order, so that the members of a group follow each other."""
+    unfinished_column = Participant.time_out if already_started else Participant.time_in
+    query = (
+        select(Participant.url)
+        .where(Participant.session_id == session_id, Participant.is_human == 0)
+        .where(unfinished_column.is_(None))
+        .order_by(Participant.id_in_session, Participant.participant_id)
+    )
+    with session_scope(botex_db) as session:
+        return [url for url in session.scalars(query) if url]
+
+
+def unfinished_bot_urls(session_id: str, botex_db: str) -> list[str]:
+    """URLs of the session's bots that may still run: queued, running or failed."""
+    query = (
+        select(Participant.url)
+        .where(Participant.session_id == session_id, Participant.is_human == 0)
+        .where(Participant.status.is_not(None), Participant.status.not_in(BotStatus.final()))
+        .order_by(Participant.id_in_session, Participant.participant_id)
+    )
+    with session_scope(botex_db) as session:
+        return [url for url in session.scalars(query) if url]
+
+
+def session_codes(botex_db: str) -> list[str]:
+    """The codes of every session in the store, sorted."""
+    with session_scope(botex_db) as session:
+        return list(session.scalars(select(Participant.session_id).distinct().order_by(Participant.session_id)))
