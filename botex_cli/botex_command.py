@@ -14,13 +14,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
+from pathlib import Path
 from urllib.parse import urlparse
 
 import click
 from dotenv import load_dotenv
 
 from botex_cli.errors import BotexCommand
-from botex_cli.progress import run_bots_with_progress
+from botex_cli.progress import check_writable, fail_unless_all_finished, run_bots_with_progress
 from botex_cli.version import package_version
 from botex_core.settings import DEFAULT_BOTEX_DB, DEFAULT_ENV_FILE, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL, CommandSettings, resolve
 from botex_core.llm.client import LLAMACPP_DEFAULT_URL
@@ -98,6 +99,9 @@ def _load_config(config: str) -> None:
 
 def _run(answers: Answers, servers: StartedServers, options: dict[str, Any]) -> None:
     import botex_fleet
+    from botex_core.errors import OtreeUnreachableError
+    from botex_core.otree.client import OtreeClient
+    from botex_worker.queues import queue_for
 
     botex_db = answers.given(options["botex_db"], "botex_db") or DEFAULT_BOTEX_DB
     otree_url = answers.given(options["otree_server_url"], "otree_server_url") or DEFAULT_OTREE_SERVER_URL
@@ -105,9 +109,14 @@ def _run(answers: Answers, servers: StartedServers, options: dict[str, Any]) -> 
     export_file = options["export_csv_file"]
     if export_file is None and not answers.interactive:
         raise click.UsageError("no file for the bots' answers and no terminal to ask; use -e/--export-csv-file")
-    if not botex_fleet.otree_server_is_running(otree_url, rest_key):
+    if export_file:
+        check_writable(Path(export_file), folder=False)
+    try:
+        OtreeClient(otree_url, rest_key, timeout=5).version()
+    except OtreeUnreachableError:
         servers.otree = _offer_otree_server(answers, otree_url, rest_key)
     llm = _llm_settings(answers, servers, options)
+    queue_for(llm["model"])  # a model of an unknown provider stops here, before a session is made
     session_config, nparticipants = _session_choice(answers, otree_url, rest_key, options)
     nhumans = _nhumans(answers, options)
 
@@ -128,18 +137,7 @@ def _run(answers: Answers, servers: StartedServers, options: dict[str, Any]) -> 
     if export_file:
         botex_fleet.export_response_data(export_file, botex_db, code)
         click.echo(f"answers written to {export_file}")
-    _fail_unless_all_finished(code, botex_db)
-
-
-def _fail_unless_all_finished(session_id: str, botex_db: str) -> None:
-    from botex_core.progress import session_progress
-
-    progress = session_progress(session_id, botex_db)
-    if progress.finished < progress.bots:
-        raise click.ClickException(
-            f"{progress.bots - progress.finished} of {progress.bots} bots did not finish; "
-            f"see 'botex-cli status {session_id}'"
-        )
+    fail_unless_all_finished(code, botex_db)
 
 
 def _offer_otree_server(answers: Answers, otree_url: str, rest_key: str | None) -> subprocess.Popen:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -40,3 +42,28 @@ def run_bots_with_progress(session_id: str, botex_db: str, **bot_settings: Any) 
     finally:
         finished.set()
         reporter.join()
+
+
+def fail_unless_all_finished(session_id: str, botex_db: str) -> None:
+    """Stop the command with exit code 1 when a bot of the session did not finish."""
+    progress = session_progress(session_id, botex_db)
+    if progress.finished < progress.bots:
+        raise click.ClickException(
+            f"{progress.bots - progress.finished} of {progress.bots} bots did not finish; "
+            f"see 'botex-cli status {session_id}'"
+        )
+
+
+def check_writable(path: Path, folder: bool) -> None:
+    """Stop the command, before any work, when ``path`` (a folder, or a file) cannot be written."""
+    if path.exists():
+        if folder != path.is_dir():
+            raise click.ClickException(f"cannot write {path}: it is {'a file' if folder else 'a folder'}")
+        writable = os.access(path, os.W_OK)
+    else:
+        existing = path.parent
+        while not existing.exists():
+            existing = existing.parent
+        writable = existing.is_dir() and os.access(existing, os.W_OK)
+    if not writable:
+        raise click.ClickException(f"cannot write {path}: no permission, or a file stands where a folder should be")

@@ -1,4 +1,4 @@
-"""``botex-cli retry``: queue again the bots of a session that did not finish."""
+"""``botex-cli retry``: queue again the bots of a session that did not finish, each as it was."""
 
 from __future__ import annotations
 
@@ -9,18 +9,23 @@ from botex_cli import options
 
 @click.command()
 @click.argument("session")
-@options.model
-@options.api_base
+@click.option("-m", "--model", default=None, help="Another LiteLLM model for the bots (default: each bot's own).")
+@click.option("-a", "--api-base", default=None, help="Another LLM server base URL (default: each bot's own).")
 @options.queue
 @options.botex_db
-def retry(session: str, model: str, api_base: str | None, queue: str | None, botex_db: str) -> None:
-    """Re-enqueue the unfinished and failed bots of SESSION; they resume where they stood."""
+def retry(session: str, model: str | None, api_base: str | None, queue: str | None, botex_db: str) -> None:
+    """Re-enqueue the unfinished and failed bots of SESSION; they resume where they stood.
+
+    Each bot keeps the model, API base, parameters and prompts it was queued
+    with; -m and -a change them for all, and the change is stored with the bots.
+    """
     from botex_core.store import ledger
-    from botex_worker.dispatch import enqueue, session_bots
+    from botex_worker.dispatch import enqueue_again
 
     options.require_broker("there is no fleet to retry on")
-    urls = ledger.unfinished_bot_urls(session, botex_db)
-    if not urls:
+    bots = ledger.unfinished_bots(session, botex_db)
+    if not bots:
         raise click.ClickException(f"session {session} has no unfinished bots")
-    enqueue(session_bots(session, botex_db, urls, model=model, api_base=api_base), botex_db, queue)
-    click.echo(f"session {session}: {len(urls)} bot(s) queued again")
+    enqueue_again(bots, botex_db, model=model, api_base=api_base, queue=queue)
+    changed = ", ".join(f"{name} {value}" for name, value in (("model", model), ("api base", api_base)) if value)
+    click.echo(f"session {session}: {len(bots)} bot(s) queued again" + (f" with {changed}" if changed else ""))

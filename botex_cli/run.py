@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from botex_cli import options
-from botex_cli.progress import run_bots_with_progress
+from botex_cli.progress import check_writable, fail_unless_all_finished, run_bots_with_progress
 
 
 @click.command()
@@ -25,8 +25,11 @@ def run(session_config: str, nparticipants: int, nhumans: int, model: str, api_b
     """Create a session, run its bots in this process, and export botex and oTree data."""
     import botex_fleet
 
+    from botex_worker.queues import queue_for
+
     folder = Path(output)
-    folder.mkdir(parents=True, exist_ok=True)
+    check_writable(folder, folder=True)
+    queue_for(model)  # a model of an unknown provider stops here, before a session is made
     session = botex_fleet.init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
                                             otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
     code = session["session_id"]
@@ -34,9 +37,11 @@ def run(session_config: str, nparticipants: int, nhumans: int, model: str, api_b
     for url in session["human_urls"]:
         click.echo(f"  human: {url}")
     run_bots_with_progress(code, botex_db, model=model, api_base=api_base)
+    folder.mkdir(parents=True, exist_ok=True)
     botex_fleet.export_participant_data(str(folder / "botex_participants.csv"), botex_db, code)
     botex_fleet.export_response_data(str(folder / "botex_responses.csv"), botex_db, code)
     wide = folder / "otree_wide.csv"
     botex_fleet.export_otree_data(str(wide), otree_server_url, rest_key=otree_rest_key, session_id=code)
     botex_fleet.normalize_otree_data(str(wide), store_as_csv=True, data_exp_path=str(folder), exp_prefix="otree")
     click.echo(f"data of session {code} in {folder}")
+    fail_unless_all_finished(code, botex_db)

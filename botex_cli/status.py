@@ -8,9 +8,9 @@ from dataclasses import asdict
 import click
 
 from botex_cli import options
-from botex_core.store.models import BotStatus
+from botex_core.progress import RECOVERING
 
-STATUSES = tuple(status.value for status in BotStatus)
+STATUSES = ("queued", "running", RECOVERING, "finished", "failed", "abandoned")
 
 
 @click.command()
@@ -27,13 +27,15 @@ def status(session: str | None, botex_db: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({code: asdict(progress) for code, progress in report.items()}, indent=2))
         return
+    # The recovering column shows only while a bot is being recovered.
+    shown = [s for s in STATUSES if s != RECOVERING or any(p.by_status.get(s) for p in report.values())]
     header = (
-        f"{'session':<10} {'bots':>5} " + " ".join(f"{s:>9}" for s in STATUSES)
+        f"{'session':<10} {'bots':>5} " + " ".join(f"{s:>9}" for s in shown)
         + f" {'pages':>6} {'answers':>8} {'calls':>6} {'tokens':>9} {'cost $':>9}"
     )
     click.echo(header)
     for code, progress in report.items():
-        counts = " ".join(f"{progress.by_status.get(s, 0):>9}" for s in STATUSES)
+        counts = " ".join(f"{progress.by_status.get(s, 0):>9}" for s in shown)
         tokens = progress.prompt_tokens + progress.completion_tokens
         cost = "n/a" if progress.cost_usd is None else f"{progress.cost_usd:.4f}"
         click.echo(

@@ -23,9 +23,12 @@ def submit(session_config: str, nparticipants: int, nhumans: int, sessions: int,
            queue: str | None, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
     """Create sessions and queue one task per bot for the fleet's workers."""
     from botex_fleet import init_otree_session
-    from botex_worker.dispatch import enqueue, session_bots
+    from botex_worker.dispatch import check_broker, enqueue, queues_without_workers, session_bots
+    from botex_worker.queues import queue_for
 
     options.require_broker("there is no fleet to submit to (use 'botex-cli run')")
+    target = queue_for(model, queue)  # an unknown provider stops here, before anything is made
+    check_broker()
     codes = []
     for _ in range(sessions):
         created = init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
@@ -36,6 +39,8 @@ def submit(session_config: str, nparticipants: int, nhumans: int, sessions: int,
         click.echo(f"session {created['session_id']}: {len(bots)} bot(s) queued")
         for url in created["human_urls"]:
             click.echo(f"  human: {url}")
+    if queues_without_workers([target]):
+        click.echo(f"no live worker takes bots from {target}: start one with 'botex-cli worker -Q {target}'", err=True)
     if wait:
         from botex_cli.progress import follow
 

@@ -8,21 +8,23 @@ from botex_cli import options
 
 
 @click.command()
-@click.option("-Q", "--queues", envvar="BOTEX_WORKER_QUEUES", default="botex.default", show_default=True,
-              help="Comma-separated queues to take bots from [env BOTEX_WORKER_QUEUES].")
+@click.option("-Q", "--queues", envvar="BOTEX_WORKER_QUEUES", default=None,
+              help="Comma-separated queues to take bots from; default: every provider's queue, "
+                   "as 'botex-cli submit' sends them (botex.openai, botex.anthropic, ...) [env BOTEX_WORKER_QUEUES].")
 @click.option("-c", "--concurrency", envvar="BOTEX_WORKER_CONCURRENCY", type=click.IntRange(min=1), default=4, show_default=True,
               help="Bots at once (each runs a browser: about 4 per 2 cores) [env BOTEX_WORKER_CONCURRENCY].")
 @click.option("-n", "--hostname", envvar="BOTEX_WORKER_NAME", default=None,
               help="Worker name; %h is the host name (default: botex@<host>-<pid>) [env BOTEX_WORKER_NAME].")
 @click.option("-l", "--loglevel", default="INFO", show_default=True)
-def worker(queues: str, concurrency: int, hostname: str | None, loglevel: str) -> None:
+def worker(queues: str | None, concurrency: int, hostname: str | None, loglevel: str) -> None:
     """Run a worker of the fleet (needs BOTEX_BROKER_URL)."""
     import os
     import socket
 
     from botex_worker.app import app
+    from botex_worker.queues import DEFAULT_QUEUES
 
     options.require_broker("a worker needs the fleet's broker")
     name = hostname or f"botex@{socket.gethostname()}-{os.getpid()}"
-    app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "-P", "threads", "-E",
+    app.worker_main(["worker", "-Q", queues or ",".join(DEFAULT_QUEUES), "-c", str(concurrency), "-P", "threads", "-E",
                      "-n", name, "-l", loglevel, "--without-gossip", "--without-mingle"])

@@ -39,3 +39,11 @@ class ParticipantNotFoundError(BotexError, LookupError):
 
 class DriverError(BotexError):
     """A driver (the browser, for example) could not load or drive a participant's page."""
+
+
+class StoreUnreachableError(BotexError):
+    """The botex database does not answer, or refuses the login."""
+
+
+class BrokerUnreachableError(BotexError):
+    """The fleet's broker (Redis) does not answer."""

@@ -7,11 +7,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from botex_core.costs import estimated_cost
-from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, Participant, session_scope
+from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, Participant, session_scope, utcnow
+
+# Shown for running bots whose lease expired: no run plays them now, and the fleet puts them back.
+RECOVERING = "recovering"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,13 @@ def session_progress(session_id: str, botex_db: str | None = None) -> SessionPro
             .where(Participant.session_id == session_id, Participant.is_human == 0)
             .group_by(Participant.status)
         ).all()
+        recovering = session.scalar(
+            select(func.count()).where(
+                Participant.session_id == session_id,
+                Participant.status == BotStatus.RUNNING.value,
+                or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < utcnow()),
+            )
+        )
         answers = session.scalar(select(func.count()).where(Answer.session_id == session_id))
         pages = session.scalar(
             select(func.count()).select_from(
@@ -76,6 +86,11 @@ def session_progress(session_id: str, botex_db: str | None = None) -> SessionPro
         ).all()
         models = _models_of(session, [participant for participant, *_ in usage])
     by_status = {status or "unknown": count for status, count in statuses}
+    if recovering:
+        # Running bots whose lease ran out: their run stopped, and the fleet is putting them back.
+        by_status[BotStatus.RUNNING.value] -= recovering
+        by_status[RECOVERING] = recovering
+        by_status = {status: count for status, count in by_status.items() if count}
     tokens_by_model: dict[str, list[int]] = {}
     for participant, _, prompt, completion in usage:
         totals = tokens_by_model.setdefault(models.get(participant, ""), [0, 0])

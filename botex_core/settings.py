@@ -49,7 +49,7 @@ class BotexSettings(EnvironmentSettings):
 
     db: str = DEFAULT_BOTEX_DB
     wait_timeout: float = 3600.0
-    llm_max_attempts: int = 8
+    llm_max_attempts: int | None = None
     llm_backoff_seconds: float = 1.0
     chromium: str = "/usr/bin/chromium"
     chromedriver: str = "/usr/bin/chromedriver"

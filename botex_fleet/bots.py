@@ -15,6 +15,7 @@ from botex_core.llm.client import RetryPolicy
 from botex_core.otree.links import participant_code
 from botex_core.settings import DEFAULT_MODEL, BotexSettings, resolve
 from botex_core.store import ledger
+from botex_core.store.engine import masked
 from botex_core.store.ledger import NewParticipant
 from botex_worker.dispatch import enqueue, run_in_process, session_bots, wait_until_ended
 from botex_worker.settings import fleet_settings
@@ -72,7 +73,7 @@ def run_single_bot(
         full_conv_history=full_conv_history, user_prompts=user_prompts, completion_kwargs=kwargs,
         wait_timeout=local.wait_timeout,
     )
-    arguments = (settings, driver_for(local), RetryPolicy.of(local))
+    arguments = (settings, driver_for(local), RetryPolicy.of(local, fleet_settings().outage_seconds))
     if wait:
         run_bot(*arguments)
         return None
@@ -129,7 +130,7 @@ def run_bots_on_session(
         completion_kwargs=kwargs,
     )
     if not bots:
-        raise ConfigurationError(f"session {session_id} has no bots to run in {local.db}")
+        raise ConfigurationError(f"session {session_id} has no bots to run in {masked(local.db)}")
     for bot in bots:
         ledger.ensure_participant(local.db, NewParticipant("unknown", session_id, bot.participant_id, False, bot.url))
     logger.info("running %d bot(s) on session %s", len(bots), session_id)

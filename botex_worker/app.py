@@ -16,7 +16,7 @@ from botex_worker.settings import FleetSettings, fleet_settings
 EMBEDDED_BROKER = "memory://localhost/"
 EMBEDDED_BACKEND = "cache+memory://"
 
-app = Celery("botex", include=["botex_worker.tasks"])
+app = Celery("botex", include=["botex_worker.tasks", "botex_worker.reconciler"])
 # Worker pool threads look tasks' app up as the default app.
 app.set_default()
 
@@ -40,7 +40,8 @@ def celery_config(settings: FleetSettings) -> dict[str, Any]:
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_track_started=True,
-        result_extended=True,
+        # The result backend keeps states and outcomes only, never a task's arguments.
+        result_extended=False,
         result_expires=7 * 24 * 3600,
         task_default_queue="botex.default",
         broker_connection_retry_on_startup=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -10,6 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from celery.result import AsyncResult
@@ -18,11 +20,12 @@ from sqlalchemy.engine import make_url
 
 from botex_core.bot.job import BotSettings
 from botex_core.bot.prompts import build_prompts
-from botex_core.errors import ConfigurationError
-from botex_core.llm.client import is_secret_name
+from botex_core.errors import BrokerUnreachableError, ConfigurationError
+from botex_core.llm.client import secret_names
 from botex_core.otree.links import participant_code
 from botex_core.settings import BotexSettings, resolve
 from botex_core.store import ledger
+from botex_core.store.ledger import StoredBot
 from botex_worker import keyring
 from botex_worker.app import app
 from botex_worker.queues import queue_for
@@ -54,7 +57,7 @@ def session_bots(
     """
     build_prompts(settings.get("user_prompts"))
     completion = settings.get("completion_kwargs") or {}
-    secret = [key for key in completion if is_secret_name(key)]
+    secret = secret_names(completion)
     if secret:
         raise ConfigurationError(f"secrets cannot travel with the bots ({', '.join(secret)}): set them in the workers' environment")
     urls = bot_urls if bot_urls is not None else ledger.bot_urls(session_id, botex_db, already_started)
@@ -71,21 +74,56 @@ def enqueue(
 ) -> list[AsyncResult]:
     """Mark the bots queued in ``botex_db`` and send one task per bot to its queue
     (by default the queue of its model's provider)."""
-    if api_key and not fleet_settings().embedded:
+    embedded = fleet_settings().embedded
+    if api_key and not embedded:
         raise ConfigurationError("an API key cannot be sent to fleet workers: set it in the workers' environment")
     reference = keyring.remember(api_key) if api_key else None
-    _mark_queued(bots, botex_db)
+    arguments = [task_arguments(bot, queue_for(bot.model, queue), reference) for bot in bots]
+    if embedded and shareable_database(botex_db) is None:
+        # The in-process worker gets the database with its password the way it gets the key.
+        database_reference = keyring.remember(botex_db)
+        arguments = [{**argument, "botex_db_ref": database_reference} for argument in arguments]
+    return _queue(arguments, botex_db)
+
+
+def enqueue_again(
+    bots: list[StoredBot], botex_db: str, model: str | None = None, api_base: str | None = None, queue: str | None = None
+) -> list[AsyncResult]:
+    """Queue stored bots again, each with the settings and queue it was queued with;
+    ``model``, ``api_base`` and ``queue`` replace them when given. A bot never queued gets the defaults."""
+    changes = {name: value for name, value in (("model", model), ("api_base", api_base)) if value is not None}
+    arguments = []
+    for bot in bots:
+        stored = json.loads(bot.bot_settings or "{}")
+        if "settings" in stored:
+            settings = BotSettings(**stored["settings"])
+        else:
+            [settings] = session_bots(bot.session_id, botex_db, [bot.url])
+        settings = replace(settings, **changes)
+        own_queue = None if model else stored.get("queue")
+        arguments.append(task_arguments(settings, queue or own_queue or queue_for(settings.model)))
+    return _queue(arguments, botex_db)
+
+
+def _queue(arguments: list[dict[str, Any]], botex_db: str) -> list[AsyncResult]:
+    """Mark the bots queued with their settings, and send their tasks."""
+    _mark_queued(arguments, botex_db, on_fleet=not fleet_settings().embedded)
+    return send(arguments)
+
+
+def send(arguments: list[dict[str, Any]]) -> list[AsyncResult]:
+    """Send one bot task per task argument to its queue, through one broker connection."""
     results = []
-    with app.producer_or_acquire() as producer:  # one broker connection for all of them
-        for bot in bots:
-            target = queue_for(bot.model, queue)
+    with app.producer_or_acquire() as producer:
+        for argument in arguments:
+            settings = argument["settings"]
             results.append(run_bot_task.apply_async(
-                args=[task_arguments(bot, target, reference)],
-                queue=target,
-                shadow=f"bot {bot.session_id}/{bot.participant_id}",
+                args=[argument],
+                queue=argument["queue"],
+                shadow=f"bot {settings['session_id']}/{settings['participant_id']}",
                 producer=producer,
             ))
-    logger.info("queued %d bot(s)", len(bots))
+    logger.info("queued %d bot(s)", len(arguments))
     return results
 
 
@@ -133,10 +171,34 @@ def embedded_worker(queues: list[str], concurrency: int) -> Iterator[WorkControl
         thread.join(30)
 
 
-def _mark_queued(bots: list[BotSettings], botex_db: str) -> None:
-    """Mark the bots queued, one statement per session, unless one is running."""
-    by_session: dict[str, list[str]] = defaultdict(list)
-    for bot in bots:
-        by_session[bot.session_id].append(bot.participant_id)
-    for session_id, participant_ids in by_session.items():
-        ledger.mark_queued(botex_db, session_id, participant_ids)
+def _mark_queued(arguments: list[dict[str, Any]], botex_db: str, on_fleet: bool) -> None:
+    """Mark the bots queued with what they are queued with, one statement per session, unless one is running."""
+    by_session: dict[str, dict[str, str]] = defaultdict(dict)
+    for argument in arguments:
+        settings = argument["settings"]
+        stored = {**argument, "api_key_ref": None, "botex_db_ref": None, "on_fleet": on_fleet}
+        by_session[settings["session_id"]][settings["participant_id"]] = json.dumps(stored)
+    for session_id, bot_settings in by_session.items():
+        ledger.mark_queued(botex_db, session_id, bot_settings)
+
+
+def check_broker(timeout: float = 5.0) -> None:
+    """Make sure the fleet's broker answers, before anything is created for it.
+
+    Raises:
+        BrokerUnreachableError: It does not answer within ``timeout`` seconds.
+    """
+    with app.connection_for_write() as connection:
+        try:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - kombu raises the transport's own errors
+            raise BrokerUnreachableError(
+                f"cannot reach the fleet's broker at {connection.as_uri()}: {exc}"
+            ) from None
+
+
+def queues_without_workers(queues: list[str], timeout: float = 2.0) -> list[str]:
+    """The ``queues`` that no live worker takes bots from (asked of the workers over the broker)."""
+    answers = app.control.inspect(timeout=timeout).active_queues() or {}
+    served = {queue["name"] for worker_queues in answers.values() for queue in worker_queues}
+    return [queue for queue in queues if queue not in served]

@@ -1,7 +1,7 @@
-"""API keys for bots that run in this very process (embedded mode).
+"""Secrets for bots that run in this very process (embedded mode): API keys, database URLs with a password.
 
-Task arguments carry only a random reference; the key stays in memory here.
-Fleet workers in other processes find no key behind a reference and use their
+Task arguments carry only a random reference; the secret stays in memory here.
+Fleet workers in other processes find nothing behind a reference and use their
 own environment, as they should.
 """
 
@@ -14,15 +14,15 @@ _keys: dict[str, str] = {}
 _lock = threading.Lock()
 
 
-def remember(api_key: str) -> str:
-    """Keep ``api_key`` in this process; return the reference to pass instead."""
+def remember(secret: str) -> str:
+    """Keep ``secret`` in this process; return the reference to pass instead."""
     reference = uuid.uuid4().hex
     with _lock:
-        _keys[reference] = api_key
+        _keys[reference] = secret
     return reference
 
 
 def recall(reference: str | None) -> str | None:
-    """The key behind ``reference``, if this process holds it."""
+    """The secret behind ``reference``, if this process holds it."""
     with _lock:
         return _keys.get(reference) if reference else None

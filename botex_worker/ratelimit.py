@@ -24,6 +24,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
+import redis
+from redis.exceptions import RedisError
+
 from botex_core.errors import ConfigurationError
 from botex_worker.settings import FleetSettings
 
@@ -103,8 +106,6 @@ class RedisRateLimiter:
     """One queue's limiter, shared by every worker that talks to the same Redis."""
 
     def __init__(self, redis_url: str, queue: str, limits: Limits, window_seconds: float = WINDOW_SECONDS) -> None:
-        import redis
-
         client = redis.Redis.from_url(redis_url)
         self._limits = limits
         self._window_ms = int(window_seconds * 1000)
@@ -114,26 +115,42 @@ class RedisRateLimiter:
         self._client = client
 
     def acquire(self, tokens: int) -> Grant:
-        """Block until the request may go; the grant says when (Redis's clock)."""
+        """Block until the request may go; the grant says when (Redis's clock).
+
+        While Redis does not answer the request goes unpaced: the provider's own
+        429s still slow the bot down, and the bot keeps playing.
+        """
         request_id = uuid.uuid4().hex
         while True:
-            wait_ms, now_ms = self._acquire(
-                keys=self._keys,
-                args=[self._window_ms, self._limits.requests, self._limits.tokens, tokens, request_id],
-            )
+            try:
+                wait_ms, now_ms = self._acquire(
+                    keys=self._keys,
+                    args=[self._window_ms, self._limits.requests, self._limits.tokens, tokens, request_id],
+                )
+            except RedisError as exc:
+                logger.warning("rate limit of %s unknown, Redis does not answer (%s): not pacing this request",
+                               self._keys[0], exc)
+                return Grant(request_id, tokens, time.time())
             if int(wait_ms) <= 0:
                 return Grant(request_id, tokens, int(now_ms) / 1000)
             time.sleep(int(wait_ms) / 1000)
 
     def finish(self, grant: Grant, tokens: int) -> None:
         """The reply is in: count the request from now on, with the tokens it really used."""
-        self._finish(
-            keys=self._keys[:1],
-            args=[f"{grant.request_id}:{grant.tokens}", f"{grant.request_id}:{max(tokens, 0)}", self._window_ms],
-        )
+        try:
+            self._finish(
+                keys=self._keys[:1],
+                args=[f"{grant.request_id}:{grant.tokens}", f"{grant.request_id}:{max(tokens, 0)}", self._window_ms],
+            )
+        except RedisError:
+            pass  # Redis lost the log anyway, or will drop the entry with its window
 
     def slow_down(self) -> None:
-        self._client.set(self._keys[1], "429", px=int(COOL_DOWN_SECONDS * 1000))
+        """The provider answered 429: hold every request of the queue, fleet-wide, for a cool-down."""
+        try:
+            self._client.set(self._keys[1], "429", px=int(COOL_DOWN_SECONDS * 1000))
+        except RedisError:
+            return
         logger.warning("the provider rate-limits queue %s: holding it for %.0f s", self._keys[0], COOL_DOWN_SECONDS)
 
 
@@ -189,15 +206,14 @@ _limiters: dict[tuple[str, Limits, str | None], RedisRateLimiter | MemoryRateLim
 _limiters_lock = threading.Lock()
 
 
-def limiter_for(queue: str, fleet: FleetSettings) -> RedisRateLimiter | MemoryRateLimiter | None:
+def limiter_for(queue: str, fleet: FleetSettings) -> RedisRateLimiter | MemoryRateLimiter:
     """The limiter of ``queue`` under ``fleet``'s ``BOTEX_RATE_LIMITS``: in Redis on a fleet,
-    in memory when embedded; None if unlimited.
+    in memory when embedded. A queue without limits still gets one, so that a 429 from
+    the provider holds the whole queue for a moment.
 
     One per queue and process, shared by its bots (and, for Redis, their connection pool).
     """
-    limits = parse_rate_limits(fleet.rate_limits).get(queue)
-    if limits is None:
-        return None
+    limits = parse_rate_limits(fleet.rate_limits).get(queue, Limits())
     redis_url = fleet.rate_limit_redis_url or fleet.broker_url
     if not (redis_url and redis_url.startswith(("redis://", "rediss://"))):
         redis_url = None

@@ -16,7 +16,7 @@ class FleetSettings(EnvironmentSettings):
     result_backend: str | None = None
     visibility_timeout: float = 6 * 3600
     lease_seconds: float = 60
-    task_retries: int = 3
+    outage_seconds: float = 15 * 60
     task_retry_seconds: float = 10
     give_back_slot_seconds: float = 60
     rate_limits: str | None = None

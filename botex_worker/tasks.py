@@ -9,16 +9,19 @@ long on a wait page. The task body only plays the bot.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import asdict
 from typing import Any
 
 from celery import Task
+from sqlalchemy.exc import OperationalError
 
 from botex_core.bot.driver import driver_for
 from botex_core.bot.job import BotOutcome, BotSettings, Waiting
 from botex_core.bot.runner import run_bot
 from botex_core.llm.client import RetryPolicy
+from botex_core.errors import BotexError, StoreUnreachableError
 from botex_core.settings import BotexSettings, resolve
 from botex_core.store import BotStatus, ledger
 from botex_worker import keyring
@@ -33,6 +36,13 @@ TASK_NAME = "botex.run_bot"
 # A bot that gave its slot back comes back after this many seconds: time for
 # the bots it waits for to take the slot, short enough to follow them quickly.
 COME_BACK_SECONDS = 2
+# The longest pause between two tries of a bot during an outage.
+MAX_OUTAGE_PAUSE_SECONDS = 60
+STORE_DOWN = (OperationalError, StoreUnreachableError)
+
+
+class OutageTooLong(BotexError):
+    """An outage lasted longer than the bot may wait it out."""
 
 
 class BotTask(Task):
@@ -48,11 +58,15 @@ class BotTask(Task):
         """Run the bot described by the task's argument (see :func:`task_arguments`)."""
         fleet, local = fleet_settings(), resolve(BotexSettings)
         settings = BotSettings(**bot["settings"], api_key=keyring.recall(bot.get("api_key_ref")))
-        settings.botex_db = settings.botex_db or local.db
+        settings.botex_db = settings.botex_db or keyring.recall(bot.get("botex_db_ref")) or local.db
         # A redelivered message keeps its task id, so each run gets an owner of its own.
         owner = f"{self.request.hostname}/{self.request.id}/{uuid.uuid4().hex[:8]}"
         key = (settings.botex_db, settings.session_id, settings.participant_id)
-        if not ledger.claim_lease(*key, owner, fleet.lease_seconds):
+        try:
+            claimed = ledger.claim_lease(*key, owner, fleet.lease_seconds)
+        except STORE_DOWN as exc:
+            raise self._wait_out(bot, fleet, f"the store is unreachable: {exc}") from None
+        if not claimed:
             if ledger.has_ended(*key):
                 logger.info("bot %s has ended: nothing to do", settings.participant_id)
                 return {"status": "skipped"}
@@ -62,23 +76,39 @@ class BotTask(Task):
         # Embedded mode gives every bot a slot of its own: nothing to give back.
         give_back_after = None if fleet.embedded else fleet.give_back_slot_seconds
         waiting = Waiting(**bot["waiting"]) if bot.get("waiting") else None
-        with LeaseKeeper(*key, owner, fleet.lease_seconds) as lease:
-            outcome = run_bot(settings, driver_for(local), RetryPolicy.of(local), limiter_for(bot["queue"], fleet),
-                              lease.lost.is_set, give_back_after, waiting)
+        try:
+            with LeaseKeeper(*key, owner, fleet.lease_seconds) as lease:
+                outcome = run_bot(settings, driver_for(local), RetryPolicy.of(local, fleet.outage_seconds),
+                                  limiter_for(bot["queue"], fleet), lease.lost.is_set, give_back_after, waiting)
+        except STORE_DOWN as exc:
+            # The bot's own records could not be written: it goes on from what was stored.
+            raise self._wait_out(bot, fleet, f"the store is unreachable: {exc}") from None
         return self._after(outcome, bot, key, fleet)
 
     def _after(
         self, outcome: BotOutcome, bot: dict[str, Any], key: tuple[str, str, str], fleet: FleetSettings
     ) -> dict[str, Any]:
-        """Come back for a bot that gave its slot back; retry one the infrastructure failed."""
+        """Come back for a bot that gave its slot back; wait out an outage that failed it."""
         if outcome.waiting is not None:
             raise self.retry(args=[{**bot, "waiting": asdict(outcome.waiting)}], countdown=COME_BACK_SECONDS)
-        failures = bot.get("infrastructure_failures", 0)
-        if outcome.retryable and failures < fleet.task_retries:
-            ledger.end(*key, BotStatus.QUEUED, f"retry {failures + 1} of {fleet.task_retries} after: {outcome.reason}")
-            raise self.retry(args=[{**bot, "infrastructure_failures": failures + 1, "waiting": None}],
-                             countdown=fleet.task_retry_seconds * 2 ** failures)
+        if outcome.retryable and _outage_left(bot, fleet) > 0:
+            ledger.end(*key, BotStatus.QUEUED, f"waiting out an outage: {outcome.reason}")
+            raise self._wait_out(bot, fleet, outcome.reason or "")
         return _result(outcome)
+
+    def _wait_out(self, bot: dict[str, Any], fleet: FleetSettings, reason: str) -> Exception:
+        """A retry of the bot after a backoff, counting towards ``BOTEX_OUTAGE_SECONDS`` since the outage began.
+
+        When the tolerance is used up the outage is the bot's failure.
+        """
+        if _outage_left(bot, fleet) <= 0:
+            return OutageTooLong(f"gave up after {fleet.outage_seconds:.0f} s of outage: {reason}")
+        failures = bot.get("infrastructure_failures", 0)
+        pause = min(fleet.task_retry_seconds * 2 ** failures, MAX_OUTAGE_PAUSE_SECONDS)
+        logger.warning("bot %s: %s; trying again in %.0f s", bot["settings"]["participant_id"], reason, pause)
+        again = {**bot, "infrastructure_failures": failures + 1, "waiting": None,
+                 "outage_since": bot.get("outage_since") or time.time()}
+        return self.retry(args=[again], countdown=pause)
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
         """A task that crashed outside the bot still leaves its reason in the store."""
@@ -102,6 +132,12 @@ def task_arguments(settings: BotSettings, queue: str, api_key_ref: str | None = 
     fields = asdict(settings)
     fields.pop("api_key")
     return {"settings": fields, "queue": queue, "api_key_ref": api_key_ref}
+
+
+def _outage_left(bot: dict[str, Any], fleet: FleetSettings) -> float:
+    """Seconds of outage the bot may still wait out."""
+    since = bot.get("outage_since")
+    return fleet.outage_seconds - (time.time() - since if since else 0.0)
 
 
 def _result(outcome: BotOutcome) -> dict[str, Any]:

@@ -147,3 +147,20 @@ def local_model_paths() -> tuple[str, str]:
         )
         server, model = result.stdout.strip().splitlines()[-2:]
     return server, model
+
+
+@pytest.fixture
+def fleet_env(redis_server: RedisServer, postgres_cluster: PostgresCluster, otree_server: RunningOtree) -> dict[str, str]:
+    database = postgres_cluster.create_database("fleet_" + uuid.uuid4().hex[:10])
+    return {
+        **os.environ,
+        "BOTEX_BROKER_URL": redis_server.url,
+        "BOTEX_DB": database,
+        "BOTEX_LEASE_SECONDS": "4",
+        "BOTEX_VISIBILITY_TIMEOUT": "15",
+        "BOTEX_WAIT_TIMEOUT": "120",
+        "BOTEX_LLM_BACKOFF_SECONDS": "0.05",
+        "OPENAI_API_KEY": "sk-fleet-workers-own-key",
+        "OTREE_SERVER_URL": otree_server.url,
+        "OTREE_REST_KEY": otree_server.rest_key,
+    }

@@ -318,3 +318,26 @@ def test_a_killed_bot_resumes_where_it_stood(otree_server: RunningOtree, botex_d
     assert len(starts) == 3  # the start prompt once per bot, not again on resume
     with get_engine(botex_db).connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM answers")).scalar() == 9
+
+
+def test_a_database_with_a_password_is_used_in_process_and_no_stray_file_is_made(
+    otree_server: RunningOtree, postgres_cluster, fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BOTEX_DB", raising=False)
+    database = postgres_cluster.create_database("pw_" + os.urandom(4).hex()).replace("postgres@", "postgres:a-password@")
+    session = init_otree_session("widgets_pair", 2, botex_db=database)
+    started = time.monotonic()
+    run_bots_on_session(session["session_id"], botex_db=database, model="openai/stand-in", api_key="k",
+                        api_base=fake_llm.api_base)
+    assert time.monotonic() - started > 1, "the call must wait for its bots"
+    assert statuses(database, session["session_id"]) == ["finished", "finished"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_secrets_nested_in_completion_parameters_are_refused(otree_server: RunningOtree, sqlite_db: str) -> None:
+    session = init_otree_session("widgets_pair", 2, botex_db=sqlite_db)
+    with pytest.raises(ConfigurationError, match=r"secrets cannot travel with the bots \(extra_headers.Authorization\)"):
+        run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="openai/stand-in",
+                            extra_headers={"Authorization": "Bearer sk-SENTINEL"})
+    assert statuses(sqlite_db, session["session_id"]) == ["queued", "queued"]

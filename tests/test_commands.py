@@ -173,3 +173,56 @@ def test_llamacpp_start_and_stop(local_model_paths: tuple[str, str], tmp_path: P
     assert not Path(f"/proc/{pid}").exists() and not (tmp_path / "llamacpp.pid").exists()
     missing = run("botex-cli", "llamacpp", "stop", env=env, cwd=tmp_path)
     assert missing.returncode == 1 and missing.stderr.strip().startswith("Error: llamacpp.pid does not exist")
+
+
+def test_run_fails_when_a_bot_did_not_finish_and_still_exports(otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path) -> None:
+    env = clean_env(OTREE_SERVER_URL=otree_server.url, OTREE_REST_KEY=otree_server.rest_key, OPENAI_API_KEY="sk-test",
+                    BOTEX_WAIT_TIMEOUT="5")
+    result = run("botex-cli", "run", "-s", "widgets_pair", "-p", "2", "-n", "1", "-m", "openai/stand-in",
+                 "-a", fake_llm.api_base, "-o", "data", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: 1 of 1 bots did not finish; see 'botex-cli status ")
+    assert (tmp_path / "data" / "botex_participants.csv").exists()
+
+
+@pytest.mark.parametrize(("arguments", "error"), [
+    (["-b", "postgresql://botex:SECRET-PW@127.0.0.1:9/botex"], "Error: cannot reach botex database 'postgresql+psycopg://botex:***@127.0.0.1:9/botex'"),
+    (["-b", "nosuchdialect://x/y"], "Error: cannot use botex database 'nosuchdialect://x/y'"),
+    (["-b", "no/such/folder/botex.sqlite3"], "Error: cannot reach botex database 'sqlite:///"),
+    (["-o", "/etc/passwd/data"], "Error: cannot write /etc/passwd/data"),
+    (["-m", "mymodel"], "Error: the fleet knows no LLM provider of model 'mymodel'"),
+    (["-r", "wrong-rest-key"], "rejected the REST key"),
+], ids=["database password", "database dialect", "database folder", "output", "provider", "rest key"])
+def test_bad_input_to_run_is_one_line_and_makes_nothing(
+    arguments: list[str], error: str, otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    env = clean_env(OTREE_SERVER_URL=otree_server.url, OTREE_REST_KEY=otree_server.rest_key, OPENAI_API_KEY="sk-test",
+                    BOTEX_DB=str(tmp_path / "botex.sqlite3"))
+    defaults = {"-m": "openai/stand-in", "-o": "data"}
+    given = dict(zip(arguments[::2], arguments[1::2]))
+    options = [part for option, value in {**defaults, **given}.items() for part in (option, value)]
+    sessions_before = len(otree_sessions(otree_server))
+    result = run("botex-cli", "run", "-s", "widgets_pair", "-p", "2", "-a", fake_llm.api_base, *options, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and error in lines[0], result.stderr
+    assert "SECRET-PW" not in result.stdout + result.stderr
+    assert not (tmp_path / "data").exists()
+    assert len(otree_sessions(otree_server)) == sessions_before
+    assert fake_llm.requests == []
+
+
+def otree_sessions(otree_server: RunningOtree) -> list[dict]:
+    import requests
+
+    response = requests.get(f"{otree_server.url}/api/sessions", headers={"otree-rest-key": otree_server.rest_key}, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_botex_tells_a_rejected_rest_key_from_an_unreachable_server(otree_server: RunningOtree, tmp_path: Path) -> None:
+    result = run("botex", "-i", "-m", "openai/stand-in", "-k", "sk-given", "-a", "http://127.0.0.1:9", "-e", "a.csv",
+                 "-b", "botex.sqlite3", "-u", otree_server.url, "-r", "wrong-rest-key", "-s", "widgets_pair",
+                 env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "rejected the REST key" in result.stderr and "not reachable" not in result.stderr

@@ -20,27 +20,11 @@ from botex_core.store import Participant, get_engine, session_scope
 from tests.conftest import REPO, RunningOtree
 from tests.support.fake_llm import FakeLLM
 from tests.support.waiting import wait_for
+from tests.support.fleet import cli, submitted_sessions
 from tests.support.workers import BOTEX_CLI, QUEUE, Workers
-from tests.support.services import PostgresCluster, RedisServer, free_port, wait_for_port
+from tests.support.services import free_port, wait_for_port
 
 FLOWER_LOGIN = "researcher:flower-" + uuid.uuid4().hex[:8]
-
-
-@pytest.fixture
-def fleet_env(redis_server: RedisServer, postgres_cluster: PostgresCluster, otree_server: RunningOtree) -> dict[str, str]:
-    database = postgres_cluster.create_database("fleet_" + uuid.uuid4().hex[:10])
-    return {
-        **os.environ,
-        "BOTEX_BROKER_URL": redis_server.url,
-        "BOTEX_DB": database,
-        "BOTEX_LEASE_SECONDS": "4",
-        "BOTEX_VISIBILITY_TIMEOUT": "15",
-        "BOTEX_WAIT_TIMEOUT": "120",
-        "BOTEX_LLM_BACKOFF_SECONDS": "0.05",
-        "OPENAI_API_KEY": "sk-fleet-workers-own-key",
-        "OTREE_SERVER_URL": otree_server.url,
-        "OTREE_REST_KEY": otree_server.rest_key,
-    }
 
 
 @pytest.fixture
@@ -50,20 +34,6 @@ def workers(fleet_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
         yield pool
     finally:
         pool.stop_all()
-
-
-def cli(env: dict[str, str], *arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run botex-cli; a run that times out comes back with code -1 and what it printed."""
-    command = [BOTEX_CLI, *arguments]
-    try:
-        return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as expired:
-        return subprocess.CompletedProcess(command, -1, expired.stdout or "", f"timed out after {timeout} s\n{expired.stderr or ''}")
-
-
-def submitted_sessions(result: subprocess.CompletedProcess) -> list[str]:
-    """The session codes that ``botex-cli submit`` printed."""
-    return [line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.startswith("session ")]
 
 
 @pytest.fixture
@@ -226,3 +196,75 @@ def test_three_workers_hold_one_rate_limit(fleet_env: dict[str, str], workers: W
     assert first_two_minutes >= 0.9 * 2 * RATE_LIMIT, f"{first_two_minutes} requests in the first two minutes"
     print(f"rate limit {RATE_LIMIT}/min: busiest window {busiest}, first two minutes {first_two_minutes} "
           f"({first_two_minutes / (2 * RATE_LIMIT):.0%} of the limit), {len(arrivals)} calls")
+
+
+def test_a_worker_with_default_queues_takes_what_submit_sends(
+    fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM
+) -> None:
+    workers.start("plain", concurrency=2, queues=None)
+    workers.wait_ready("plain")
+    result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "2",
+                 "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait", timeout=180)
+    assert result.returncode == 0, result.stderr + workers.logs()
+    assert "no live worker" not in result.stderr
+
+
+def test_submit_warns_when_no_worker_takes_its_queue(fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM) -> None:
+    workers.start("elsewhere", concurrency=1, queues="botex.anthropic")
+    workers.wait_ready("elsewhere")
+    # A queue of its own, so that the bots it leaves behind reach no worker of another test.
+    result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "2", "--model", "openai/stand-in",
+                 "--api-base", fake_llm.api_base, "--queue", "botex.test-nobody")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "no live worker takes bots from botex.test-nobody: start one with 'botex-cli worker -Q botex.test-nobody'"
+    )
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    ({"BOTEX_BROKER_URL": "redis://:SECRET-PW@127.0.0.1:9/0"}, "Error: cannot reach the fleet's broker at redis://:**@127.0.0.1:9/0"),
+    ({"LLM_MODEL": "mymodel"}, "Error: the fleet knows no LLM provider of model 'mymodel'"),
+], ids=["broker", "provider"])
+def test_submit_refuses_before_it_creates_a_session(
+    fleet_env: dict[str, str], otree_server: RunningOtree, change: dict[str, str], error: str
+) -> None:
+    env = {**fleet_env, **change}
+    before = len(otree_session_codes(otree_server))
+    started = time.monotonic()
+    result = cli(env, "submit", "-s", "widgets_pair", "-p", "2", timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(error), result.stderr
+    assert "SECRET-PW" not in result.stderr
+    assert time.monotonic() - started < 15
+    assert len(otree_session_codes(otree_server)) == before
+
+
+def otree_session_codes(otree_server: RunningOtree) -> list[str]:
+    response = requests.get(f"{otree_server.url}/api/sessions", headers={"otree-rest-key": otree_server.rest_key}, timeout=10)
+    response.raise_for_status()
+    return [session["code"] for session in response.json()]
+
+
+def test_retry_keeps_each_bots_model_unless_told_otherwise(
+    fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM
+) -> None:
+    fake_llm.inject("auth", times=2)  # each bot's first call: the bots fail at once
+    workers.start("one", concurrency=2)
+    result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "2", "--model", "openai/stand-in",
+                 "--api-base", fake_llm.api_base, "--wait", timeout=180)
+    assert result.returncode == 1, "the provider refused every call: the bots failed"
+    [session_id] = submitted_sessions(result)
+    calls_before = len(fake_llm.requests)
+    again = cli(fleet_env, "retry", session_id)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == f"session {session_id}: 2 bot(s) queued again"
+    wait_for(lambda: all(p["status"] == "finished" for p in read_participants_from_botex_db(session_id, fleet_env["BOTEX_DB"])),
+             120, "the retried bots did not finish")
+    retried = fake_llm.requests[calls_before:]
+    assert retried and {request["model"] for request in retried} == {"stand-in"}
+    with session_scope(fleet_env["BOTEX_DB"]) as store:
+        stored = [json.loads(row) for row in store.scalars(select(Participant.bot_settings).where(Participant.session_id == session_id))]
+    assert {(s["settings"]["model"], s["settings"]["api_base"], s["queue"]) for s in stored} == {
+        ("openai/stand-in", fake_llm.api_base, QUEUE)
+    }

@@ -36,3 +36,15 @@ def test_the_keeper_notices_when_another_runner_took_over(sqlite_db: str) -> Non
         assert lease.lost.wait(2)
     with session_scope(sqlite_db) as session:
         assert session.get(Participant, (SESSION, PARTICIPANT)).lease_owner == "fast/run"
+
+
+def test_a_running_bot_whose_lease_expired_shows_as_recovering(sqlite_db: str) -> None:
+    from botex_core.progress import session_progress
+    from botex_core.store.ledger import mark_running
+
+    key = stored_participant(sqlite_db)
+    assert claim_lease(*key, "gone/run", 0.3)
+    mark_running(*key)
+    assert session_progress(SESSION, sqlite_db).by_status == {"running": 1}
+    time.sleep(0.5)
+    assert session_progress(SESSION, sqlite_db).by_status == {"recovering": 1}

@@ -27,7 +27,7 @@ from selenium.webdriver.chrome.service import Service
 from urllib3.exceptions import HTTPError
 
 from botex_core.bot.page import Page
-from botex_core.errors import DriverError
+from botex_core.errors import DriverError, OtreeUnreachableError
 from botex_core.processes import descendants, reap
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ _PAGE_GONE = "return window.__botexMarker === undefined && document.readyState !
 _NAVIGATE = "window.__botexMarker = arguments[1]; window.location.assign(arguments[0]);"
 _RELOAD = "window.__botexMarker = arguments[0]; window.location.reload();"
 _LEAVE_SECONDS = 5.0
+# Where Chromium shows that a server did not answer.
+_ERROR_PAGE = "chrome-error://"
 T = TypeVar("T")
 
 
@@ -155,7 +157,10 @@ class Browser:
         while True:
             data: dict[str, Any] | None = self._execute_or_fail("cannot read the page", _READ_PAGE)
             if data is not None:
-                return Page.model_validate(data)
+                page = Page.model_validate(data)
+                if page.url.startswith(_ERROR_PAGE):
+                    raise OtreeUnreachableError(f"the oTree server did not answer ({page.title or page.url})")
+                return page
             if time.monotonic() > deadline:
                 raise BrowserError(f"the page did not finish loading within {self._page_timeout:.0f} s")
             time.sleep(0.05)

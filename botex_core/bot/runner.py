@@ -17,7 +17,7 @@ from botex_core.bot.page import Page
 from botex_core.bot.prompts import build_prompts
 from botex_core.bot.record import BotRecorder, SubmittedAnswer
 from botex_core.bot.schemas import Reply, form_value
-from botex_core.errors import BotexError, OtreeUnreachableError
+from botex_core.errors import BotexError, OtreeUnreachableError, StoreUnreachableError
 from botex_core.llm.client import LLMClient, RateLimiter, RetryPolicy
 from botex_core.store import BotStatus
 
@@ -51,7 +51,7 @@ class SlotGivenBack(BotStop):
 
 def _is_infrastructure(exc: BaseException) -> bool:
     """Driver, network and database faults: another try may well succeed."""
-    return isinstance(exc, (DriverError, OtreeUnreachableError, OperationalError, ConnectionError))
+    return isinstance(exc, (DriverError, OtreeUnreachableError, StoreUnreachableError, OperationalError, ConnectionError))
 
 
 def run_bot(

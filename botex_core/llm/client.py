@@ -63,16 +63,26 @@ class Exchange:
 
 @dataclass
 class RetryPolicy:
-    """How often and how patiently transient errors are retried."""
+    """How patiently transient errors (rate limits, timeouts, server errors) are retried.
 
-    max_attempts: int = 8
+    They are retried with backoff for as long as they last, up to
+    ``outage_seconds``; ``max_attempts`` caps the tries as well when set.
+    """
+
+    max_attempts: int | None = None
     base_delay: float = 1.0
     max_delay: float = 60.0
+    outage_seconds: float = 15 * 60
 
     @classmethod
-    def of(cls, settings: BotexSettings) -> RetryPolicy:
-        """The policy of ``BOTEX_LLM_MAX_ATTEMPTS`` and ``BOTEX_LLM_BACKOFF_SECONDS``."""
-        return cls(settings.llm_max_attempts, settings.llm_backoff_seconds)
+    def of(cls, settings: BotexSettings, outage_seconds: float) -> RetryPolicy:
+        """The policy of ``BOTEX_LLM_MAX_ATTEMPTS``, ``BOTEX_LLM_BACKOFF_SECONDS`` and ``BOTEX_OUTAGE_SECONDS``."""
+        return cls(settings.llm_max_attempts, settings.llm_backoff_seconds, outage_seconds=outage_seconds)
+
+    def gives_up(self, attempt: int, failing_for: float) -> bool:
+        """Whether to stop after ``attempt`` failed tries, the first ``failing_for`` seconds ago."""
+        out_of_tries = self.max_attempts is not None and attempt >= self.max_attempts
+        return out_of_tries or failing_for >= self.outage_seconds
 
     def delay(self, attempt: int) -> float:
         """Full-jitter exponential backoff before retry number ``attempt`` (1-based)."""
@@ -102,6 +112,7 @@ class LLMClient:
         """
         litellm = load_litellm()
         attempt = 0
+        first_failure = 0.0
         while True:
             attempt += 1
             request = self._request(messages, schema, name)
@@ -124,9 +135,11 @@ class LLMClient:
                     self.limiter.slow_down()
                 if not _is_transient(exc):
                     raise LLMFailure(f"LLM call failed and cannot succeed: {exchange.error}") from None
-                if attempt >= self.retry.max_attempts:
+                first_failure = first_failure or started
+                if self.retry.gives_up(attempt, time.monotonic() - first_failure):
                     raise LLMFailure(
-                        f"LLM call failed {attempt} times, last: {exchange.error}"
+                        f"LLM call failed {attempt} times in {time.monotonic() - first_failure:.0f} s, "
+                        f"last: {exchange.error}"
                     ) from None
                 if not self.throttle:
                     logger.info("LLM errors: throttling this bot from now on")
@@ -220,6 +233,18 @@ def is_secret_name(name: str) -> bool:
     token counts such as ``max_tokens`` are not secrets."""
     lowered = name.lower()
     return any(word in lowered for word in _SECRET_WORDS) and not lowered.endswith("tokens")
+
+
+def secret_names(settings: dict[str, Any], within: str = "") -> list[str]:
+    """The dotted names of every setting in ``settings``, at any depth, that may hold a secret."""
+    found = []
+    for key, value in settings.items():
+        name = f"{within}{key}"
+        if is_secret_name(str(key)):
+            found.append(name)
+        elif isinstance(value, dict):
+            found += secret_names(value, f"{name}.")
+    return found
 
 
 def _recordable(request: dict[str, Any]) -> dict[str, Any]:

@@ -13,10 +13,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
-from botex_core.errors import ConfigurationError
+from botex_core.errors import ConfigurationError, StoreUnreachableError
 from botex_core.store.models import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -47,9 +49,28 @@ def get_engine(botex_db: str) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             engine = _new_engine(url)
-            _create_schema(engine)
+            try:
+                _create_schema(engine)
+            except DBAPIError as exc:
+                engine.dispose()
+                raise StoreUnreachableError(
+                    f"cannot reach botex database '{masked(url)}': {_first_line(exc.orig or exc)}"
+                ) from None
             _engines[url] = engine
     return engine
+
+
+def masked(url: str) -> str:
+    """``url`` with its password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 @contextmanager
@@ -74,7 +95,7 @@ def _new_engine(url: str) -> Engine:
             return _sqlite_engine(url)
         return create_engine(url, pool_pre_ping=True)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several kinds here
-        raise ConfigurationError(f"cannot use botex database '{url}': {exc}") from exc
+        raise ConfigurationError(f"cannot use botex database '{masked(url)}': {_first_line(exc)}") from None
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -104,6 +125,18 @@ def _create_schema(engine: Engine) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         Base.metadata.create_all(connection)
+        _add_missing_columns(connection)
+
+
+def _add_missing_columns(connection: Connection) -> None:
+    """Give tables made by an older botex-fleet the columns added since (all of them may be empty)."""
+    inspector = inspect(connection)
+    for table in Base.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=connection.dialect)
+                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _forget_engines_after_fork() -> None:

@@ -60,9 +60,15 @@ def ensure_participant(botex_db: str, participant: NewParticipant) -> None:
         add_participants([participant], botex_db)
 
 
-def mark_queued(botex_db: str, session_id: str, participant_ids: list[str]) -> None:
-    """Mark the bots queued (one statement per thousand), except those running now."""
+def mark_queued(botex_db: str, session_id: str, bot_settings: dict[str, str]) -> None:
+    """Record what each bot is queued with (JSON text by participant id) and mark the bots queued,
+    except those running now (one statement per thousand)."""
+    participant_ids = list(bot_settings)
     with session_scope(botex_db) as session:
+        session.execute(
+            update(Participant),
+            [{"session_id": session_id, "participant_id": p, "bot_settings": s} for p, s in bot_settings.items()],
+        )
         for start in range(0, len(participant_ids), _CHUNK):
             session.execute(
                 update(Participant)
@@ -173,16 +179,64 @@ def bot_urls(session_id: str, botex_db: str, already_started: bool = False) -> l
         return [url for url in session.scalars(query) if url]
 
 
-def unfinished_bot_urls(session_id: str, botex_db: str) -> list[str]:
-    """URLs of the session's bots that may still run: queued, running or failed."""
+@dataclass(frozen=True)
+class StoredBot:
+    """A bot as the ledger knows it: its link, where it stands, and what it was last queued with."""
+
+    session_id: str
+    participant_id: str
+    url: str
+    status: str
+    bot_settings: str | None
+
+
+def unfinished_bots(session_id: str, botex_db: str) -> list[StoredBot]:
+    """The session's bots that may still run (queued, running or failed), in oTree's order."""
     query = (
-        select(Participant.url)
+        select(Participant)
         .where(Participant.session_id == session_id, Participant.is_human == 0)
         .where(Participant.status.is_not(None), Participant.status.not_in(BotStatus.final()))
         .order_by(Participant.id_in_session, Participant.participant_id)
     )
     with session_scope(botex_db) as session:
-        return [url for url in session.scalars(query) if url]
+        return [_stored(row) for row in session.scalars(query) if row.url]
+
+
+def stranded_bots(botex_db: str) -> list[StoredBot]:
+    """Bots that were queued and have not ended, with no live lease: queued, or running
+    with a lease that expired or is gone (their runner died or could not write how they ended)."""
+    now = utcnow()
+    query = select(Participant).where(
+        Participant.bot_settings.is_not(None),
+        or_(
+            Participant.status == BotStatus.QUEUED.value,
+            (Participant.status == BotStatus.RUNNING.value)
+            & or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < now),
+        ),
+    )
+    with session_scope(botex_db) as session:
+        return [_stored(row) for row in session.scalars(query)]
+
+
+def requeue_stranded(botex_db: str, bot: StoredBot, reason: str) -> bool:
+    """Mark a stranded bot queued again with ``reason``; False if it moved on meanwhile
+    (it started, ended, or a runner took its lease)."""
+    statement = (
+        update(Participant)
+        .where(
+            Participant.session_id == bot.session_id,
+            Participant.participant_id == bot.participant_id,
+            Participant.status == bot.status,
+            or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < utcnow()),
+        )
+        .values(status=BotStatus.QUEUED.value, status_reason=reason)
+    )
+    with session_scope(botex_db) as session:
+        return session.execute(statement).rowcount == 1
+
+
+def _stored(row: Participant) -> StoredBot:
+    return StoredBot(row.session_id, row.participant_id, row.url or "", row.status or "", row.bot_settings)
 
 
 def session_codes(botex_db: str) -> list[str]:

@@ -70,6 +70,8 @@ class Participant(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     id_in_session: Mapped[int | None] = mapped_column(Integer)
+    # What the bot was queued with (model, api_base, parameters, prompts, queue) as JSON: never a secret.
+    bot_settings: Mapped[str | None] = mapped_column(Text)
 
 
 class Conversation(Base):

@@ -33,32 +33,43 @@ def wait_for_port(port: int, timeout: float) -> None:
 
 @dataclass
 class RedisServer:
-    """A redis-server process without persistence."""
+    """A redis-server process, without persistence unless ``appendonly``; it can be restarted in place."""
 
     port: int
     process: subprocess.Popen
+    folder: str
+    appendonly: bool = False
+    password: str | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        login = f":{self.password}@" if self.password else ""
+        return f"redis://{login}127.0.0.1:{self.port}/0"
 
     @classmethod
-    def start(cls, folder: str) -> RedisServer:
+    def start(cls, folder: str, appendonly: bool = False, password: str | None = None) -> RedisServer:
         port = free_port()
-        process = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "/usr/bin/redis-server",
-                "--port", str(port),
-                "--bind", "127.0.0.1",
-                "--dir", folder,
-                "--save", "",
-                "--appendonly", "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(port, 10)
-        return cls(port, process)
+        server = cls(port, None, folder, appendonly, password)  # type: ignore[arg-type]
+        server.process = server._launch()
+        return server
+
+    def _launch(self) -> subprocess.Popen:
+        command = [
+            shutil.which("redis-server") or "/usr/bin/redis-server",
+            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.folder,
+            "--save", "", "--appendonly", "yes" if self.appendonly else "no",
+        ]
+        if self.password:
+            command += ["--requirepass", self.password]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, 10)
+        return process
+
+    def restart(self, down_seconds: float = 2.0) -> None:
+        """Stop the server (what it holds survives only with ``appendonly``), wait, and start it again."""
+        self.stop()
+        time.sleep(down_seconds)
+        self.process = self._launch()
 
     def stop(self) -> None:
         self.process.terminate()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,12 +23,31 @@ class Workers:
         self.log_folder = log_folder
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, concurrency: int = 3, **extra_env: str) -> None:
+    def start(self, name: str, concurrency: int = 3, queues: str | None = QUEUE, **extra_env: str) -> None:
+        """Start a worker; ``queues`` None starts it with the default queues."""
+        chosen = ["-Q", queues] if queues else []
         with open(self.log_folder / f"{name}.log", "a") as log:
             self.processes[name] = subprocess.Popen(
-                [BOTEX_CLI, "worker", "-Q", QUEUE, "-c", str(concurrency), "-n", f"{name}@test", "-l", "INFO"],
+                [BOTEX_CLI, "worker", *chosen, "-c", str(concurrency), "-n", f"{name}@test", "-l", "INFO"],
                 env={**self.env, **extra_env}, cwd=REPO, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
             )
+
+    def wait_ready(self, name: str, timeout: float = 60) -> None:
+        """Block until the worker says it is ready to take bots."""
+        log = self.log_folder / f"{name}.log"
+        deadline = time.monotonic() + timeout
+        while f"{name}@test ready." not in log.read_text():
+            if time.monotonic() > deadline or not self.alive(name):
+                raise TimeoutError(f"worker {name} did not get ready:\n{self.logs()}")
+            time.sleep(0.2)
+
+    def alive(self, name: str) -> bool:
+        """Whether the worker still runs."""
+        return self.processes[name].poll() is None
+
+    def exit_code(self, name: str) -> int | None:
+        """The worker's exit code, None while it runs."""
+        return self.processes[name].poll()
 
     def logs(self) -> str:
         return "\n".join(f"--- {path.name}\n" + path.read_text()[-3000:] for path in sorted(self.log_folder.glob("*.log")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import litellm
@@ -53,7 +54,7 @@ def test_errors_that_cannot_succeed_fail_at_once(error: Exception) -> None:
 def test_transient_errors_give_up_after_the_last_attempt() -> None:
     completion = ScriptedCompletion([rate_limited()])
     client, recorded = client_with(completion)
-    with pytest.raises(LLMFailure, match="failed 4 times"):
+    with pytest.raises(LLMFailure, match="failed 4 times in"):
         client.complete([{"role": "user", "content": "hi"}], SCHEMA, "Reply")
     assert completion.calls == NO_WAIT.max_attempts == len(recorded)
 
@@ -88,6 +89,17 @@ def test_llamacpp_goes_to_the_servers_openai_endpoint_without_a_real_key() -> No
     client.complete([{"role": "user", "content": "hi"}], SCHEMA, "Reply")
     request = completion.requests[0]
     assert (request["model"], request["api_base"], request["api_key"]) == ("openai/llamacpp", "http://127.0.0.1:8080/v1", "no-key")
+
+
+def test_transient_errors_are_waited_out_up_to_the_outage_tolerance() -> None:
+    completion = ScriptedCompletion([rate_limited()])
+    client, recorded = client_with(completion)
+    client.retry = RetryPolicy(base_delay=0.05, max_delay=0.05, outage_seconds=0.5)
+    started = time.monotonic()
+    with pytest.raises(LLMFailure, match=r"failed \d+ times in"):
+        client.complete([{"role": "user", "content": "hi"}], SCHEMA, "Reply")
+    assert time.monotonic() - started >= 0.5
+    assert completion.calls > 8, "retried for the whole tolerance, not for a fixed number of tries"
 
 
 def test_backoff_grows_and_stays_under_its_cap() -> None:

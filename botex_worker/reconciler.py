@@ -1,0 +1,141 @@
+"""The reconciler: the fleet converges to what the store says must run, with no person to step in.
+
+Every worker runs one in a background thread; a Redis lock lets one of them
+work at a time. Each round it asks the ledger for stranded fleet bots and
+puts them back on their queue:
+
+- a bot running with a lease that expired or is gone: its worker died, or it
+  could not write how it ended (the store was down). Its old message, if any,
+  would come back only after the broker's visibility timeout, and then finds
+  the bot taken or ended.
+- a queued bot with no message on the broker in two rounds in a row: its
+  message was lost (Redis restarted without persistence, or a retry could not
+  be sent), or the worker that held it died.
+
+A bot waiting its turn in a backlog has a message and is left alone, so it is
+never copied into the queue again and again; a duplicate that does happen is
+harmless, as the lease lets only one run play a bot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from typing import Any
+
+import redis
+from celery.signals import worker_ready, worker_shutdown
+
+from botex_core.settings import BotexSettings, resolve
+from botex_core.store import BotStatus, ledger
+from botex_core.store.ledger import StoredBot
+from botex_worker.broker_messages import bots_with_messages, member
+from botex_worker.dispatch import send
+from botex_worker.queues import DEFAULT_QUEUES
+from botex_worker.settings import fleet_settings
+
+logger = logging.getLogger(__name__)
+
+LOCK_KEY = "botex:reconciler:lock"
+SUSPECTS_KEY = "botex:reconciler:suspects"
+# A worker holds a bot's message unacknowledged while the bot runs (renewing its
+# lease) or until its countdown to come back ends (at most a minute or so).
+HELD_MESSAGE_SECONDS = 180.0
+
+
+def reconcile(botex_db: str, client: redis.Redis, interval: float) -> int:
+    """Queue again every stranded fleet bot of ``botex_db``; return how many."""
+    stranded = [bot for bot in ledger.stranded_bots(botex_db) if _stored(bot).get("on_fleet")]
+    queues = sorted({*DEFAULT_QUEUES, *(_stored(bot)["queue"] for bot in stranded)})
+    with_message = bots_with_messages(client, queues, HELD_MESSAGE_SECONDS)
+    messageless = {member(bot.session_id, bot.participant_id) for bot in stranded
+                   if bot.status == BotStatus.QUEUED.value} - with_message
+    suspected_before = {item.decode() for item in client.smembers(SUSPECTS_KEY)}
+    _remember_suspects(client, messageless, interval)
+    recover = [
+        bot for bot in stranded
+        if bot.status == BotStatus.RUNNING.value or member(bot.session_id, bot.participant_id) in suspected_before & messageless
+    ]
+    requeued = [bot for bot in recover if ledger.requeue_stranded(botex_db, bot, _reason(bot))]
+    if requeued:
+        send([_task_argument(bot) for bot in requeued])
+        logger.warning("reconciler: queued %d stranded bot(s) again: %s", len(requeued),
+                       ", ".join(f"{bot.participant_id} ({_reason(bot)})" for bot in requeued))
+    return len(requeued)
+
+
+def _remember_suspects(client: redis.Redis, suspects: set[str], interval: float) -> None:
+    pipe = client.pipeline()
+    pipe.delete(SUSPECTS_KEY)
+    if suspects:
+        pipe.sadd(SUSPECTS_KEY, *suspects)
+        pipe.pexpire(SUSPECTS_KEY, int(interval * 3000))
+    pipe.execute()
+
+
+def _stored(bot: StoredBot) -> dict[str, Any]:
+    return json.loads(bot.bot_settings or "{}")
+
+
+def _reason(bot: StoredBot) -> str:
+    if bot.status == BotStatus.RUNNING.value:
+        return "recovered: its run stopped (lease expired)"
+    return "recovered: its message was lost"
+
+
+def _task_argument(bot: StoredBot) -> dict[str, Any]:
+    stored = _stored(bot)
+    stored.pop("on_fleet", None)
+    return {**stored, "waiting": None}
+
+
+class Reconciler:
+    """Runs :func:`reconcile` every ``interval`` seconds in a daemon thread, one worker at a time fleet-wide."""
+
+    def __init__(self, botex_db: str, redis_url: str, interval: float) -> None:
+        self._botex_db = botex_db
+        self._interval = interval
+        self._redis = redis.Redis.from_url(redis_url)
+        self._token = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="botex-reconciler")
+
+    def start(self) -> None:
+        """Start the rounds."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current round."""
+        self._stop.set()
+        self._thread.join(self._interval + 5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                # The lock ends before the next round, so rounds of different workers never overlap.
+                if self._redis.set(LOCK_KEY, self._token, nx=True, px=int(self._interval * 900)):
+                    reconcile(self._botex_db, self._redis, self._interval)
+            except Exception as exc:  # noqa: BLE001 - Redis or the store may be down; the next round tries again
+                logger.warning("reconciler round failed (%s); trying again in %.0f s", exc, self._interval)
+
+
+_running: list[Reconciler] = []
+
+
+@worker_ready.connect
+def _start_with_the_worker(**_: object) -> None:
+    """A fleet worker (on Redis) reconciles its store every half lease."""
+    fleet = fleet_settings()
+    if fleet.broker_url is None or not fleet.broker_url.startswith(("redis://", "rediss://")):
+        return
+    reconciler = Reconciler(resolve(BotexSettings).db, fleet.broker_url, fleet.lease_seconds / 2)
+    reconciler.start()
+    _running.append(reconciler)
+
+
+@worker_shutdown.connect
+def _stop_with_the_worker(**_: object) -> None:
+    while _running:
+        _running.pop().stop()

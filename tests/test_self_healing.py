@@ -1,0 +1,95 @@
+"""The fleet heals itself: no person steps in after a worker dies or Redis restarts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from botex_fleet import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
+from botex_core.store import get_engine
+from tests.support.fake_llm import FakeLLM
+from tests.support.services import RedisServer
+from tests.support.waiting import wait_for
+from tests.support.workers import Workers
+from tests.support.fleet import cli, submitted_sessions
+
+
+@pytest.fixture
+def slow_llm() -> Iterator[FakeLLM]:
+    llm = FakeLLM(latency=0.7).start()
+    try:
+        yield llm
+    finally:
+        llm.stop()
+
+
+def duplicated_answers(botex_db: str) -> int:
+    with get_engine(botex_db).connect() as connection:
+        return connection.execute(text(
+            "SELECT count(*) FROM (SELECT session_id, participant_id, question_id, round FROM answers "
+            "GROUP BY session_id, participant_id, question_id, round HAVING count(*) > 1) d"
+        )).scalar()
+
+
+def all_finished(botex_db: str, sessions: list[str]) -> bool:
+    return all(row["status"] == "finished" for code in sessions for row in read_participants_from_botex_db(code, botex_db))
+
+
+def test_the_bots_of_a_killed_worker_come_back_without_a_person(
+    fleet_env: dict[str, str], tmp_path: Path, slow_llm: FakeLLM
+) -> None:
+    env = {**fleet_env, "BOTEX_VISIBILITY_TIMEOUT": "3600"}  # redelivery would take an hour
+    workers = Workers(env, tmp_path)
+    try:
+        workers.start("doomed", concurrency=2)
+        session = init_otree_session("widgets_pair", 2, botex_db=env["BOTEX_DB"],
+                                     otree_server_url=env["OTREE_SERVER_URL"], otree_rest_key=env["OTREE_REST_KEY"])
+        code = session["session_id"]
+        result = cli(env, "retry", code, "--model", "openai/stand-in", "--api-base", slow_llm.api_base)
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: len(read_responses_from_botex_db(env["BOTEX_DB"], code)) >= 9, 120, "the bots did not start")
+        workers.start("survivor", concurrency=2)
+        workers.kill("doomed")
+        status = cli(env, "status", code).stdout
+        wait_for(lambda: all_finished(env["BOTEX_DB"], [code]), 120, "the bots of the dead worker were not resumed")
+    finally:
+        workers.stop_all()
+    rows = read_participants_from_botex_db(code, env["BOTEX_DB"])
+    assert [row["attempts"] for row in rows] == [2, 2]
+    assert "reconciler: queued 2 stranded bot(s) again" in workers.logs()
+    assert duplicated_answers(env["BOTEX_DB"]) == 0
+    assert len(read_responses_from_botex_db(env["BOTEX_DB"], code)) == 20
+    assert "running" in status or "recovering" in status
+
+
+@pytest.mark.parametrize("appendonly", [True, False], ids=["aof", "no-aof"])
+def test_workers_survive_a_redis_restart_and_every_bot_finishes(
+    fleet_env: dict[str, str], tmp_path: Path, slow_llm: FakeLLM, appendonly: bool
+) -> None:
+    redis = RedisServer.start(str(tmp_path), appendonly=appendonly, password="redis-" + uuid.uuid4().hex[:8])
+    env = {**fleet_env, "BOTEX_BROKER_URL": redis.url, "BOTEX_VISIBILITY_TIMEOUT": "3600"}
+    workers = Workers(env, tmp_path)
+    try:
+        workers.start("one", concurrency=4)
+        workers.start("two", concurrency=4)
+        result = cli(env, "submit", "-s", "widgets_pair", "-p", "4", "--sessions", "3",
+                     "--model", "openai/stand-in", "--api-base", slow_llm.api_base)
+        assert result.returncode == 0, result.stderr
+        sessions = submitted_sessions(result)
+        wait_for(lambda: sum(len(read_responses_from_botex_db(env["BOTEX_DB"], code)) for code in sessions) >= 20,
+                 120, "the bots did not start")
+        redis.restart(down_seconds=3)
+        finished = lambda: all_finished(env["BOTEX_DB"], sessions)  # noqa: E731
+        wait_for(finished, 240, "not every bot finished after the restart")
+        assert workers.alive("one") and workers.alive("two"), workers.logs()
+    finally:
+        workers.stop_all()
+        redis.stop()
+    assert "Unrecoverable error" not in workers.logs()
+    assert duplicated_answers(env["BOTEX_DB"]) == 0
+    for code in sessions:
+        assert len(read_responses_from_botex_db(env["BOTEX_DB"], code)) == 4 * 10
