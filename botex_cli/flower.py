@@ -25,5 +25,7 @@ def flower(address: str, port: int) -> None:
     credentials = resolve(CommandSettings).flower_basic_auth or ""
     if not all(":" in pair and pair.split(":", 1)[1] for pair in credentials.split(",")):
         raise click.ClickException("set FLOWER_BASIC_AUTH=user:password (comma-separate several users)")
-    app.start(["flower", f"--address={address}", f"--port={port}", "--purge_offline_workers=300",
-               "--tasks_columns=name,uuid,state,received,started,runtime,worker,retries,exception"])
+    code = app.start(["flower", f"--address={address}", f"--port={port}", "--purge_offline_workers=300",
+                      "--tasks_columns=name,uuid,state,received,started,runtime,worker,retries,exception"])
+    if code:
+        raise SystemExit(code)

@@ -26,5 +26,8 @@ def worker(queues: str | None, concurrency: int, hostname: str | None, loglevel:
 
     options.require_broker("a worker needs the fleet's broker")
     name = hostname or f"botex@{socket.gethostname()}-{os.getpid()}"
-    app.worker_main(["worker", "-Q", queues or ",".join(DEFAULT_QUEUES), "-c", str(concurrency), "-P", "threads", "-E",
-                     "-n", name, "-l", loglevel, "--without-gossip", "--without-mingle"])
+    # Celery's worker_main drops the worker's exit code; start() returns it.
+    code = app.start(["worker", "-Q", queues or ",".join(DEFAULT_QUEUES), "-c", str(concurrency), "-P", "threads",
+                      "-E", "-n", name, "-l", loglevel, "--without-gossip", "--without-mingle"])
+    if code:
+        raise SystemExit(code)

@@ -184,7 +184,7 @@ WINDOW = 60.0
 
 def test_three_workers_hold_one_rate_limit(fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM) -> None:
     for name in ("one", "two", "three"):
-        workers.start(name, concurrency=4, BOTEX_RATE_LIMITS=f"{QUEUE}={RATE_LIMIT}rpm")
+        workers.start(name, concurrency=2, BOTEX_RATE_LIMITS=f"{QUEUE}={RATE_LIMIT}rpm")
     result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "2", "--sessions", "6",
                  "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait", timeout=600)
     assert result.returncode == 0, result.stderr + workers.logs()

@@ -127,8 +127,12 @@ def _stopped(exc: Exception, recorder: BotRecorder, name: str) -> BotOutcome:
         return BotOutcome(BotStatus.ABANDONED, str(exc))
     reason = str(exc) if isinstance(exc, BotexError) else f"{type(exc).__name__}: {exc}"
     recorder.end(BotStatus.FAILED, reason)
-    logger.error("%s failed: %s", name, reason)
-    return BotOutcome(BotStatus.FAILED, reason, _is_infrastructure(exc))
+    retryable = _is_infrastructure(exc)
+    if retryable:
+        logger.warning("%s stopped by a fault of its surroundings: %s", name, reason)
+    else:
+        logger.error("%s failed: %s", name, reason)
+    return BotOutcome(BotStatus.FAILED, reason, retryable)
 
 
 @dataclass

@@ -101,6 +101,11 @@ class FakeLLM:
         with self._lock:
             self._faults.extend({"kind": kind, **options} for _ in range(times))
 
+    def clear_faults(self) -> None:
+        """Drop the faults not yet served."""
+        with self._lock:
+            self._faults.clear()
+
     def _next_fault(self, has_answers: bool) -> dict[str, Any] | None:
         with self._lock:
             for fault in list(self._faults):

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -65,9 +66,13 @@ class RedisServer:
         wait_for_port(self.port, 10)
         return process
 
-    def restart(self, down_seconds: float = 2.0) -> None:
-        """Stop the server (what it holds survives only with ``appendonly``), wait, and start it again."""
+    def restart(self, down_seconds: float = 2.0, lose_data: bool = False) -> None:
+        """Stop the server, wait, and start it again; what it held survives with ``appendonly``
+        unless ``lose_data`` (a restart as if persistence were off)."""
         self.stop()
+        if lose_data:
+            for path in Path(self.folder).glob("appendonly*"):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
         time.sleep(down_seconds)
         self.process = self._launch()
 
