@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 LLAMACPP_MODEL = "llamacpp"
 LLAMACPP_DEFAULT_URL = "http://localhost:8080"
 _SECRET_WORDS = ("key", "secret", "token", "password", "authorization")
+# How providers' clients say that no key was given.
+_NO_CREDENTIALS = ("missing credentials", "api_key client option must be set")
 
 # Endpoints (model, api_base) known to reject json_schema, shared by the bots of a process.
 _json_object_endpoints: set[tuple[str, str | None]] = set()
@@ -214,6 +216,8 @@ def _estimated_tokens(messages: list[dict[str, str]]) -> int:
 
 def _is_transient(exc: Exception) -> bool:
     litellm = load_litellm()
+    if any(sign in str(exc).lower() for sign in _NO_CREDENTIALS):
+        return False  # LiteLLM reports a missing key as a server error; no retry will bring one
 
     transient = (
         litellm.RateLimitError,

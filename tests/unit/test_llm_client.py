@@ -41,7 +41,9 @@ def test_rate_limits_and_server_errors_are_retried_and_switch_throttling_on() ->
 @pytest.mark.parametrize("error", [
     litellm.AuthenticationError("bad key", llm_provider="openai", model="test-model"),
     litellm.NotFoundError("no such model", model="test-model", llm_provider="openai"),
-], ids=["bad key", "unknown model"])
+    litellm.InternalServerError("OpenAIException - Missing credentials. Please pass an `api_key`",
+                                llm_provider="openai", model="test-model"),
+], ids=["bad key", "unknown model", "missing key"])
 def test_errors_that_cannot_succeed_fail_at_once(error: Exception) -> None:
     completion = ScriptedCompletion([error, {"x": 1}])
     client, recorded = client_with(completion)
