@@ -102,7 +102,8 @@ def test_no_secret_given_in_python_is_stored_or_shown(
 ) -> None:
     database = make_url(postgres_cluster.create_database("secrets_" + uuid.uuid4().hex[:8]))
     database = database.set(password=SENTINELS["dbpassword"]).render_as_string(hide_password=False)
-    session = init_otree_session("widgets_pair", 2, botex_db=database)
+    session = init_otree_session("widgets_pair", 2, botex_db=database, otree_server_url=otree_server.url,
+                                 otree_rest_key=otree_server.rest_key)
     with pytest.raises(ConfigurationError) as refused:
         run_bots_on_session(session["session_id"], botex_db=database, model="openai/stand-in",
                             extra_headers={"Authorization": f"Bearer {SENTINELS['header']}"})

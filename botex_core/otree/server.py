@@ -68,8 +68,9 @@ def start_otree_server(
             ``OTREE_EXECUTABLE``, else ``otree`` on ``PATH``.
 
     Returns:
-        The server process, leader of its own process group. ``OTREE_SERVER_URL``
-        is set to its URL.
+        The server process, leader of its own process group. Once it answers,
+        ``OTREE_SERVER_URL`` is set to its URL (and, with ``auth_level``, the
+        auth variables to the values given), as the original botex does.
 
     Raises:
         ConfigurationError: The project, the executable or the port is unusable.
@@ -84,10 +85,12 @@ def start_otree_server(
         raise ConfigurationError(f"cannot start oTree: port {port} is already in use")
 
     server_url = f"http://localhost:{port}"
-    publish_otree_server(server_url, auth_level, rest_key, admin_password)
-    # devserver starts its worker as plain `otree`, so its venv must lead PATH.
     environment = environment_for_child()
+    # devserver starts its worker as plain `otree`, so its venv must lead PATH.
     environment["PATH"] = os.path.dirname(executable) + os.pathsep + environment.get("PATH", "")
+    if auth_level is not None:
+        given = {"OTREE_AUTH_LEVEL": auth_level, "OTREE_REST_KEY": rest_key, "OTREE_ADMIN_PASSWORD": admin_password}
+        environment.update({name: value for name, value in given.items() if value is not None})
 
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -115,6 +118,7 @@ def start_otree_server(
             )
         time.sleep(0.25)
     logger.info("oTree server answers at %s", server_url)
+    publish_otree_server(server_url, auth_level, rest_key, admin_password)
     return process
 
 
