@@ -7,11 +7,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from botex_core.costs import estimated_cost
 from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, Participant, session_scope, utcnow
+from botex_core.store.ledger import lease_lapsed
 
 # Shown for running bots whose lease expired: no run plays them now, and the fleet puts them back.
 RECOVERING = "recovering"
@@ -62,7 +63,7 @@ def session_progress(session_id: str, botex_db: str | None = None) -> SessionPro
             select(func.count()).where(
                 Participant.session_id == session_id,
                 Participant.status == BotStatus.RUNNING.value,
-                or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < utcnow()),
+                lease_lapsed(utcnow()),
             )
         )
         answers = session.scalar(select(func.count()).where(Answer.session_id == session_id))

@@ -10,9 +10,9 @@ lease that expired (its runner died) can be taken by another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Update, or_, select, update
+from sqlalchemy import ColumnElement, Update, or_, select, update
 
 from botex_core.errors import ParticipantNotFoundError
 from botex_core.store.engine import session_scope
@@ -81,6 +81,11 @@ def mark_queued(botex_db: str, session_id: str, bot_settings: dict[str, str]) ->
             )
 
 
+def lease_lapsed(now: datetime) -> ColumnElement[bool]:
+    """The condition that no runner holds the participant's lease at ``now``: none was taken, or it expired."""
+    return or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < now)
+
+
 def claim_lease(botex_db: str, session_id: str, participant_id: str, owner: str, seconds: float) -> bool:
     """Take the participant's lease; False if its bot can never run again or another owner holds a live lease."""
     now = utcnow()
@@ -90,7 +95,7 @@ def claim_lease(botex_db: str, session_id: str, participant_id: str, owner: str,
             Participant.session_id == session_id,
             Participant.participant_id == participant_id,
             or_(Participant.status.is_(None), Participant.status.not_in(BotStatus.final())),
-            or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < now),
+            lease_lapsed(now),
         )
         .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
     )
@@ -211,7 +216,7 @@ def stranded_bots(botex_db: str) -> list[StoredBot]:
         or_(
             Participant.status == BotStatus.QUEUED.value,
             (Participant.status == BotStatus.RUNNING.value)
-            & or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < now),
+            & lease_lapsed(now),
         ),
     )
     with session_scope(botex_db) as session:
@@ -227,7 +232,7 @@ def requeue_stranded(botex_db: str, bot: StoredBot, reason: str) -> bool:
             Participant.session_id == bot.session_id,
             Participant.participant_id == bot.participant_id,
             Participant.status == bot.status,
-            or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < utcnow()),
+            lease_lapsed(utcnow()),
         )
         .values(status=BotStatus.QUEUED.value, status_reason=reason)
     )
