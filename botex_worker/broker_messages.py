@@ -25,6 +25,11 @@ def member(session_id: str, participant_id: str) -> str:
     return f"{session_id}/{participant_id}"
 
 
+def message_name(session_id: str, participant_id: str) -> str:
+    """The name a bot's task messages carry (their ``shadow``), shown in logs and Flower."""
+    return _SHADOW_PREFIX + member(session_id, participant_id)
+
+
 def bots_with_messages(client: redis.Redis, queues: list[str], held_for_at_most: float) -> set[str]:
     """The bots with a message waiting in one of ``queues``, or taken by a worker at most
     ``held_for_at_most`` seconds ago (a message held longer belongs to a worker that may have died)."""

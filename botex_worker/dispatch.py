@@ -116,13 +116,7 @@ def send(arguments: list[dict[str, Any]]) -> list[AsyncResult]:
     results = []
     with app.producer_or_acquire() as producer:
         for argument in arguments:
-            settings = argument["settings"]
-            results.append(run_bot_task.apply_async(
-                args=[argument],
-                queue=argument["queue"],
-                shadow=f"bot {settings['session_id']}/{settings['participant_id']}",
-                producer=producer,
-            ))
+            results.append(run_bot_task.apply_async(args=[argument], queue=argument["queue"], producer=producer))
     logger.info("queued %d bot(s)", len(arguments))
     return results
 

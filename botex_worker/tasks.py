@@ -26,6 +26,7 @@ from botex_core.settings import BotexSettings, resolve
 from botex_core.store import BotStatus, ledger
 from botex_worker import keyring
 from botex_worker.app import app
+from botex_worker.broker_messages import message_name
 from botex_worker.lease import LeaseKeeper
 from botex_worker.ratelimit import limiter_for
 from botex_worker.settings import FleetSettings, fleet_settings
@@ -53,6 +54,11 @@ class BotTask(Task):
     # Waiting for another worker's bot may take many retries; infrastructure
     # faults are counted separately, in the task's argument.
     max_retries = None
+
+    def shadow_name(self, args: tuple, kwargs: dict, options: dict) -> str:
+        """Name every message of a bot after it, retries included (Flower and the reconciler read it)."""
+        settings = args[0]["settings"]
+        return message_name(settings["session_id"], settings["participant_id"])
 
     def play(self, bot: dict[str, Any]) -> dict[str, Any]:
         """Run the bot described by the task's argument (see :func:`task_arguments`)."""

@@ -150,6 +150,8 @@ def test_waiting_bots_give_their_slots_to_the_bots_they_wait_for(
     rows = read_participants_from_botex_db(session_id, fleet_env["BOTEX_DB"])
     assert [(row["status"], row["attempts"]) for row in rows] == [("finished", 1)] * 3
     assert "gave its slot back while waiting on" in workers.logs()
+    # a bot that comes back is still named after itself (Flower and the reconciler read the name)
+    assert f"Task bot {session_id}/" in workers.logs() and "Task botex.run_bot[" not in workers.logs()
     assert len(read_responses_from_botex_db(fleet_env["BOTEX_DB"], session_id)) == 3 * 3  # a guess per round
     starts = [r for r in fake_llm.requests if "You are about to start the study" in r["messages"][-1]["content"]]
     assert len(starts) == 3  # a bot that comes back goes on where it stood
