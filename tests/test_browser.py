@@ -69,6 +69,28 @@ def test_the_bots_of_a_process_share_one_browser(
     assert browsers_and_drivers() == before
 
 
+SOCKETS_AFTER_A_SECOND = """
+const done = arguments[arguments.length - 1];
+const origin = window.location.origin.replace(/^http/, "ws");
+const quietBefore = window.__botexQuietSockets;
+const pushed = new WebSocket(origin + "/wait_page?session_pk=1&page_index=1&group_id_in_subsession=1");
+const live = new WebSocket(origin + "/live?x=1");
+setTimeout(() => done({
+    pushed: pushed.readyState, quiet: window.__botexQuietSockets - quietBefore,
+    live_is_real: Object.getPrototypeOf(live) === WebSocket.prototype,
+}), 1000);
+"""
+
+
+def test_bot_tabs_open_no_wait_page_websockets(otree_server: RunningOtree, sqlite_db: str) -> None:
+    """Wait pages are asked again, not pushed to: oTree 6 can stall when it pushes to a bot's socket."""
+    session = init_otree_session("guess_two_thirds", 3, botex_db=sqlite_db)
+    with open_browser(page_timeout=10) as browser:
+        browser.open(session["bot_urls"][0])
+        sockets = browser._chromium.run(browser._tab, lambda driver: driver.execute_async_script(SOCKETS_AFTER_A_SECOND))
+    assert sockets == {"pushed": 0, "quiet": 1, "live_is_real": True}
+
+
 def test_a_dead_browser_fails_its_tabs_and_is_replaced_for_new_ones(page_url: str) -> None:
     before = browser_processes()
     with open_browser(page_timeout=10) as first:

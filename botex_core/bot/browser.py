@@ -26,6 +26,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from urllib3.exceptions import HTTPError
 
+from botex_core.bot.driver import WaitPolls
 from botex_core.bot.page import Page
 from botex_core.errors import DriverError, OtreeUnreachableError
 from botex_core.processes import descendants, reap
@@ -34,10 +35,6 @@ logger = logging.getLogger(__name__)
 
 CHROMIUM_BINARY = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-# On a wait page the tab is read this often, and reloaded in case oTree's
-# websocket message that moves it on got lost.
-WAIT_POLL_SECONDS = 0.5
-WAIT_RELOAD_SECONDS = 30.0
 _HEADLESS_FLAGS = (
     "--headless=new",
     "--no-sandbox",
@@ -58,6 +55,7 @@ _HEADLESS_FLAGS = (
 )
 _READ_PAGE = resources.files("botex_core.bot").joinpath("read_page.js").read_text()
 _FILL_PAGE = resources.files("botex_core.bot").joinpath("fill_page.js").read_text()
+_QUIET_WAIT_SOCKETS = resources.files("botex_core.bot").joinpath("quiet_wait_sockets.js").read_text()
 _PAGE_GONE = "return window.__botexMarker === undefined && document.readyState !== 'loading';"
 _NAVIGATE = "window.__botexMarker = arguments[1]; window.location.assign(arguments[0]);"
 _RELOAD = "window.__botexMarker = arguments[0]; window.location.reload();"
@@ -103,6 +101,7 @@ class _Chromium:
             try:
                 self._driver.switch_to.window(self._home)
                 self._driver.switch_to.new_window("tab")
+                self._driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _QUIET_WAIT_SOCKETS})
             except (WebDriverException, HTTPError, OSError) as exc:
                 self._broken = True
                 reason = f"cannot open a tab: {getattr(exc, 'msg', None) or type(exc).__name__}"
@@ -144,12 +143,12 @@ class Browser:
         self._chromium = chromium
         self._tab = tab
         self._page_timeout = page_timeout
-        self._loaded_at = time.monotonic()
+        self._polls = WaitPolls()
 
     def open(self, url: str) -> Page:
         """Load ``url`` and return the page it leads to."""
         self._navigate(_NAVIGATE, url, f"cannot open {url}")
-        return self.read()
+        return self._polls.seen(self.read())
 
     def read(self) -> Page:
         """The current page, once it has loaded."""
@@ -174,15 +173,13 @@ class Browser:
         if not submitted:
             raise BrowserError("the page has no button to submit it")
         self._wait_for_new_document(self._page_timeout)
-        self._loaded_at = time.monotonic()
-        return self.read()
+        return self._polls.seen(self.read())
 
     def wait(self) -> Page:
-        """On a wait page: pause, then read the tab (reloaded when it has shown one page for long)."""
-        time.sleep(WAIT_POLL_SECONDS)
-        if time.monotonic() - self._loaded_at > WAIT_RELOAD_SECONDS:
-            self._navigate(_RELOAD, None, "cannot reload the page")
-        return self.read()
+        """On a wait page: pause, then reload the page and return what oTree shows now."""
+        time.sleep(self._polls.pause())
+        self._navigate(_RELOAD, None, "cannot reload the page")
+        return self._polls.seen(self.read())
 
     def leave(self) -> None:
         """Navigate away, so that the page closes its websocket to oTree with a proper
@@ -197,7 +194,6 @@ class Browser:
         arguments = (url, uuid.uuid4().hex) if url else (uuid.uuid4().hex,)
         self._execute_or_fail(failure, script, *arguments)
         self._wait_for_new_document(self._page_timeout)
-        self._loaded_at = time.monotonic()
 
     def _execute_or_fail(self, failure: str, script: str, *arguments: Any) -> Any:
         """Run ``script`` in the tab; what goes wrong is a :class:`BrowserError` starting with ``failure``."""

@@ -17,7 +17,13 @@ from botex_core.bot.page import Page
 from botex_core.errors import DriverError
 from botex_core.settings import BotexSettings
 
-__all__ = ["Driver", "DriverError", "OpenDriver", "driver_for"]
+__all__ = ["Driver", "DriverError", "OpenDriver", "WaitPolls", "driver_for"]
+
+# A bot on a wait page asks oTree again after these pauses: soon at first, then
+# less often, so that many waiting bots do not crowd the server.
+FIRST_WAIT_POLL_SECONDS = 0.5
+WAIT_POLL_GROWTH = 1.5
+LONGEST_WAIT_POLL_SECONDS = 5.0
 
 
 class Driver(Protocol):
@@ -39,6 +45,26 @@ class Driver(Protocol):
 
     def leave(self) -> None:
         """Leave the participant's page cleanly; errors are ignored."""
+
+
+class WaitPolls:
+    """How long a driver pauses before it asks again about the wait page it shows."""
+
+    def __init__(self) -> None:
+        self._url: str | None = None
+        self._polls = 0
+
+    def seen(self, page: Page) -> Page:
+        """Note the page now shown (a new page starts the pauses afresh) and return it."""
+        if page.url != self._url:
+            self._url, self._polls = page.url, 0
+        return page
+
+    def pause(self) -> float:
+        """Seconds to pause before the next look at the current page."""
+        pause = min(FIRST_WAIT_POLL_SECONDS * WAIT_POLL_GROWTH ** self._polls, LONGEST_WAIT_POLL_SECONDS)
+        self._polls += 1
+        return pause
 
 
 # Opens a driver for one bot; the driver is left when the block ends.
