@@ -25,12 +25,14 @@ DEFAULT_MODEL = "gpt-4o-2024-08-06"
 DEFAULT_BOTEX_DB = "botex.sqlite3"
 DEFAULT_OTREE_SERVER_URL = "http://localhost:8000"
 DEFAULT_ENV_FILE = "botex.env"
+# LiteLLM waits 6,000 s for an answer by default; a provider that hangs should cost a bot less.
+DEFAULT_LLM_TIMEOUT_SECONDS = 300.0
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
 __all__ = [
     "BotexSettings", "EnvironmentSettings", "CommandSettings", "LlamaCppSettings", "OtreeSettings",
-    "DEFAULT_BOTEX_DB", "DEFAULT_ENV_FILE", "DEFAULT_MODEL", "DEFAULT_OTREE_SERVER_URL",
+    "DEFAULT_BOTEX_DB", "DEFAULT_ENV_FILE", "DEFAULT_LLM_TIMEOUT_SECONDS", "DEFAULT_MODEL", "DEFAULT_OTREE_SERVER_URL",
     "botex_db_setting", "environment_for_child", "load_botex_env", "load_litellm",
     "otree_rest_key_setting", "otree_server_url_setting", "publish_otree_server", "resolve",
 ]
@@ -51,6 +53,7 @@ class BotexSettings(EnvironmentSettings):
     wait_timeout: float = 3600.0
     llm_max_attempts: int | None = None
     llm_backoff_seconds: float = 1.0
+    llm_timeout_seconds: float = Field(default=DEFAULT_LLM_TIMEOUT_SECONDS, gt=0)
     chromium: str = "/usr/bin/chromium"
     chromedriver: str = "/usr/bin/chromedriver"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from botex_core.errors import BotexError
-from botex_core.settings import BotexSettings, load_litellm
+from botex_core.settings import DEFAULT_LLM_TIMEOUT_SECONDS, BotexSettings, load_litellm
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +75,15 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 60.0
     outage_seconds: float = 15 * 60
+    # A call that has not been answered after this long is a timeout, retried like the others.
+    call_timeout: float = DEFAULT_LLM_TIMEOUT_SECONDS
 
     @classmethod
     def of(cls, settings: BotexSettings, outage_seconds: float) -> RetryPolicy:
-        """The policy of ``BOTEX_LLM_MAX_ATTEMPTS``, ``BOTEX_LLM_BACKOFF_SECONDS`` and ``BOTEX_OUTAGE_SECONDS``."""
-        return cls(settings.llm_max_attempts, settings.llm_backoff_seconds, outage_seconds=outage_seconds)
+        """The policy of ``BOTEX_LLM_MAX_ATTEMPTS``, ``BOTEX_LLM_BACKOFF_SECONDS``,
+        ``BOTEX_LLM_TIMEOUT_SECONDS`` and ``BOTEX_OUTAGE_SECONDS``."""
+        return cls(settings.llm_max_attempts, settings.llm_backoff_seconds, outage_seconds=outage_seconds,
+                   call_timeout=settings.llm_timeout_seconds)
 
     def gives_up(self, attempt: int, failing_for: float) -> bool:
         """Whether to stop after ``attempt`` failed tries, the first ``failing_for`` seconds ago."""
@@ -175,6 +179,7 @@ class LLMClient:
             model = "openai/llamacpp"
             api_base = _openai_base(api_base or LLAMACPP_DEFAULT_URL)
         request = {
+            "timeout": self.retry.call_timeout,
             **self.completion_kwargs,
             "model": model,
             "messages": messages,

@@ -17,8 +17,8 @@ NO_WAIT = RetryPolicy(max_attempts=4, base_delay=0.0)
 
 def client_with(completion: ScriptedCompletion, **settings: Any) -> tuple[LLMClient, list[Exchange]]:
     recorded: list[Exchange] = []
-    client = LLMClient(model=settings.pop("model", "openai/test-model"), retry=NO_WAIT, completion=completion,
-                       record=recorded.append, **settings)
+    client = LLMClient(model=settings.pop("model", "openai/test-model"), retry=settings.pop("retry", NO_WAIT),
+                       completion=completion, record=recorded.append, **settings)
     return client, recorded
 
 
@@ -108,3 +108,12 @@ def test_backoff_grows_and_stays_under_its_cap() -> None:
     policy = RetryPolicy(max_attempts=10, base_delay=1.0, max_delay=8.0)
     for attempt in range(1, 10):
         assert 0 <= policy.delay(attempt) <= min(8.0, 2 ** (attempt - 1))
+
+
+def test_each_call_has_a_timeout_that_a_completion_parameter_overrides() -> None:
+    completion = ScriptedCompletion([{"x": 1}])
+    client, _ = client_with(completion, retry=RetryPolicy(call_timeout=7.0))
+    client.complete([{"role": "user", "content": "hi"}], SCHEMA, "Reply")
+    client.completion_kwargs = {"timeout": 2.5}
+    client.complete([{"role": "user", "content": "hi"}], SCHEMA, "Reply")
+    assert [request["timeout"] for request in completion.requests] == [7.0, 2.5]
