@@ -1,16 +1,17 @@
 """Which bots have a task message on the fleet's Redis broker.
 
 Reads kombu's Redis layout: each queue is a list of messages, and a message
-a worker has taken but not acknowledged (a bot that runs, or one that waits
-for its countdown to come back) sits in the ``unacked`` hash, with its
-delivery time in the ``unacked_index`` sorted set. Each bot's message names
-it in its ``shadow`` header: ``bot <session>/<participant>``.
+a worker has taken but not acknowledged (a bot that runs, one that waits for
+its countdown to come back, or one prefetched behind a busy slot) sits in the
+``unacked`` hash, with its delivery time in the ``unacked_index`` sorted set.
+Each bot's message names it in its ``shadow`` header: ``bot <session>/<participant>``.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -18,6 +19,15 @@ import redis
 UNACKED = "unacked"
 UNACKED_INDEX = "unacked_index"
 _SHADOW_PREFIX = "bot "
+
+
+@dataclass(frozen=True)
+class HeldMessage:
+    """A bot's message that a worker took and has not acknowledged."""
+
+    bot: str
+    task_id: str
+    held_seconds: float
 
 
 def member(session_id: str, participant_id: str) -> str:
@@ -30,15 +40,29 @@ def message_name(session_id: str, participant_id: str) -> str:
     return _SHADOW_PREFIX + member(session_id, participant_id)
 
 
-def bots_with_messages(client: redis.Redis, queues: list[str], held_for_at_most: float) -> set[str]:
-    """The bots with a message waiting in one of ``queues``, or taken by a worker at most
-    ``held_for_at_most`` seconds ago (a message held longer belongs to a worker that may have died)."""
+def bots_in_queues(client: redis.Redis, queues: list[str]) -> set[str]:
+    """The bots with a message waiting in one of ``queues``."""
     found = {_bot_of(json.loads(raw)) for queue in queues for raw in client.lrange(queue, 0, -1)}
-    recent = client.zrangebyscore(UNACKED_INDEX, time.time() - held_for_at_most, "+inf")
-    if recent:
-        found |= {_bot_of(json.loads(raw)[0]) for raw in client.hmget(UNACKED, recent) if raw}
     found.discard(None)
     return found  # type: ignore[return-value]
+
+
+def held_messages(client: redis.Redis) -> list[HeldMessage]:
+    """The bots' messages that workers hold, with how long each has been held."""
+    now = time.time()
+    delivered = client.zrange(UNACKED_INDEX, 0, -1, withscores=True)
+    if not delivered:
+        return []
+    tags = [tag for tag, _ in delivered]
+    held = []
+    for (_, since), raw in zip(delivered, client.hmget(UNACKED, tags)):
+        if raw is None:
+            continue
+        message = json.loads(raw)[0]
+        bot = _bot_of(message)
+        if bot is not None:
+            held.append(HeldMessage(bot, (message.get("headers") or {}).get("id", ""), now - since))
+    return held
 
 
 def _bot_of(message: dict[str, Any]) -> str | None:

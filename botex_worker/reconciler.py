@@ -8,9 +8,12 @@ puts them back on their queue:
   could not write how it ended (the store was down). Its old message, if any,
   would come back only after the broker's visibility timeout, and then finds
   the bot taken or ended.
-- a queued bot with no message on the broker in two rounds in a row: its
-  message was lost (Redis restarted without persistence, or a retry could not
-  be sent), or the worker that held it died.
+- a queued bot with no live message in two rounds in a row: its message was
+  lost (Redis restarted without persistence, or a retry could not be sent),
+  or the worker that held it died (a bot that gave its slot back, or waits
+  out an outage, is held by a worker until its countdown ends). A message
+  a worker took more than a round ago counts only while a live worker still
+  knows its task.
 
 A bot waiting its turn in a backlog has a message and is left alone, so it is
 never copied into the queue again and again; a duplicate that does happen is
@@ -31,7 +34,8 @@ from celery.signals import worker_ready, worker_shutdown
 from botex_core.settings import BotexSettings, resolve
 from botex_core.store import BotStatus, ledger
 from botex_core.store.ledger import StoredBot
-from botex_worker.broker_messages import bots_with_messages, member
+from botex_worker.app import app
+from botex_worker.broker_messages import bots_in_queues, held_messages, member
 from botex_worker.dispatch import send
 from botex_worker.queues import DEFAULT_QUEUES
 from botex_worker.settings import fleet_settings
@@ -40,18 +44,18 @@ logger = logging.getLogger(__name__)
 
 LOCK_KEY = "botex:reconciler:lock"
 SUSPECTS_KEY = "botex:reconciler:suspects"
-# A worker holds a bot's message unacknowledged while the bot runs (renewing its
-# lease) or until its countdown to come back ends (at most a minute or so).
-HELD_MESSAGE_SECONDS = 180.0
+# How long live workers have to say which of the held messages they know.
+INSPECT_SECONDS = 1.0
 
 
 def reconcile(botex_db: str, client: redis.Redis, interval: float) -> int:
     """Queue again every stranded fleet bot of ``botex_db``; return how many."""
     stranded = [bot for bot in ledger.stranded_bots(botex_db) if _stored(bot).get("on_fleet")]
     queues = sorted({*DEFAULT_QUEUES, *(_stored(bot)["queue"] for bot in stranded)})
-    with_message = bots_with_messages(client, queues, HELD_MESSAGE_SECONDS)
-    messageless = {member(bot.session_id, bot.participant_id) for bot in stranded
-                   if bot.status == BotStatus.QUEUED.value} - with_message
+    queued = {member(bot.session_id, bot.participant_id) for bot in stranded if bot.status == BotStatus.QUEUED.value}
+    messageless = queued - bots_in_queues(client, queues)
+    if messageless:
+        messageless -= _held_by_live_workers(client, messageless, interval)
     suspected_before = {item.decode() for item in client.smembers(SUSPECTS_KEY)}
     _remember_suspects(client, messageless, interval)
     recover = [
@@ -64,6 +68,22 @@ def reconcile(botex_db: str, client: redis.Redis, interval: float) -> int:
         logger.warning("reconciler: queued %d stranded bot(s) again: %s", len(requeued),
                        ", ".join(f"{bot.participant_id} ({_reason(bot)})" for bot in requeued))
     return len(requeued)
+
+
+def _held_by_live_workers(client: redis.Redis, bots: set[str], interval: float) -> set[str]:
+    """Those of ``bots`` whose message a worker took within the last round, or a live worker still holds."""
+    held = [message for message in held_messages(client) if message.bot in bots]
+    recent = {message.bot for message in held if message.held_seconds <= interval}
+    older = {message.task_id: message.bot for message in held if message.held_seconds > interval}
+    return recent | {older[task_id] for task_id in _tasks_known_to_live_workers(list(older)) if task_id in older}
+
+
+def _tasks_known_to_live_workers(task_ids: list[str]) -> set[str]:
+    """The task ids among ``task_ids`` that a live worker runs, has reserved or holds for a countdown."""
+    if not task_ids:
+        return set()
+    replies = app.control.inspect(timeout=INSPECT_SECONDS).query_task(*task_ids) or {}
+    return {task_id for known in replies.values() for task_id in known}
 
 
 def _remember_suspects(client: redis.Redis, suspects: set[str], interval: float) -> None:

@@ -9,11 +9,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from botex_fleet import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
 from botex_core.store import get_engine
+from botex_worker.broker_messages import held_messages
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM
 from tests.support.fault_proxy import FaultProxy
@@ -69,6 +71,36 @@ def test_the_bots_of_a_killed_worker_come_back_without_a_person(
     assert duplicated_answers(env["BOTEX_DB"]) == 0
     assert len(read_responses_from_botex_db(env["BOTEX_DB"], code)) == 20
     assert "running" in status or "recovering" in status
+
+
+def test_a_bot_that_gave_its_slot_back_comes_back_when_the_worker_holding_it_dies(
+    fleet_env: dict[str, str], tmp_path: Path, fake_llm: FakeLLM
+) -> None:
+    """The worker holds the bot's message for its countdown; once it is dead the message is gone, not merely late."""
+    env = {**fleet_env, "BOTEX_VISIBILITY_TIMEOUT": "3600", "BOTEX_GIVE_BACK_SLOT_SECONDS": "1"}
+    workers = Workers(env, tmp_path)
+    try:
+        workers.start("doomed", concurrency=1)
+        result = cli(env, "submit", "-s", "widgets_pair", "-p", "2", "-n", "1",  # the human partner never comes
+                     "--model", "openai/stand-in", "--api-base", fake_llm.api_base)
+        assert result.returncode == 0, result.stderr
+        [code] = submitted_sessions(result)
+        client = redis.Redis.from_url(env["BOTEX_BROKER_URL"])
+
+        def held_while_given_back() -> bool:
+            [row] = [r for r in read_participants_from_botex_db(code, env["BOTEX_DB"]) if not r["is_human"]]
+            held = {message.bot for message in held_messages(client)}
+            return row["status"] == "queued" and f"{code}/{row['participant_id']}" in held
+
+        wait_for(held_while_given_back, 90, "the bot never gave its slot back")
+        workers.kill("doomed")
+        workers.start("survivor", concurrency=1)
+        # within a few leases, where waiting for a worker to let go of a held message took minutes
+        wait_for(lambda: "its message was lost" in workers.logs(), 30, "the bot held by the dead worker did not come back")
+        survivor_log = tmp_path / "survivor.log"
+        wait_for(lambda: "gave its slot back" in survivor_log.read_text(), 30, "the survivor did not take the bot on")
+    finally:
+        workers.stop_all()
 
 
 @pytest.mark.parametrize("appendonly", [True, False], ids=["aof", "no-aof"])
