@@ -40,7 +40,9 @@ def celery_config(settings: FleetSettings) -> dict[str, Any]:
         broker_transport_options={"visibility_timeout": settings.visibility_timeout, "unacked_restore_throttle": 1},
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        # No task-sent events: they carry the task's registered name, and Flower lets one that
+        # arrives after the worker's task-received replace the bot's name with it.
+        # `botex-cli status` shows the bots still queued.
         task_track_started=True,
         # The result backend keeps states and outcomes only, never a task's arguments.
         result_extended=False,
