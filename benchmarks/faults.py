@@ -1,17 +1,21 @@
 """The fault suite: a fleet plays sessions while faults are injected one after another, and no person acts.
 
 Real Redis (with its append-only file and a password), PostgreSQL, oTree,
-Chromium, two worker processes and the stand-in LLM. For each fault a round of
-sessions is submitted; once its bots are playing, the fault is injected, held,
-and lifted. The round then has to finish by itself. Per fault it prints the
-bots finished, the seconds from the end of the fault until every bot of the
-round had ended, and the answers lost (in oTree's data but not in the store, or
+Chromium, two worker processes and the stand-in LLM. The second worker runs
+in a network namespace of its own, so that its network can be cut; the
+services are reached over a bridge, oTree and PostgreSQL through a TCP proxy
+that the suite cuts and restores. For each fault a round of sessions is
+submitted; once its bots are playing, the fault is injected, held, and lifted.
+The round then has to finish by itself. Per fault it prints the bots
+finished, the seconds from the end of the fault until every bot of the round
+was back in play (had ended, or made an LLM call after the fault) and until
+all had ended, and the answers lost (in oTree's data but not in the store, or
 the other way round) and stored twice, from the store compared field by field
 with oTree's own export. Its last line sums up; it exits non-zero unless every
 bot finished with nothing lost or stored twice.
 
 Run with ``bash benchmarks/run.sh faults`` (``--quick``: shorter faults, one
-session per round).
+session per round). It needs root, for the network namespace.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import csv
 import io
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -28,8 +33,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -39,10 +45,16 @@ sys.path.insert(0, str(REPO))
 from tests.support.fake_llm import FakeLLM  # noqa: E402
 from tests.support.fault_proxy import FaultProxy  # noqa: E402
 from tests.support.fleet import cli, submitted_sessions  # noqa: E402
+from tests.support.netns import Network  # noqa: E402
 from tests.support.services import PostgresCluster, RedisServer, free_port  # noqa: E402
 from tests.support.workers import Workers  # noqa: E402
 
 ROUND_TIMEOUT = 420.0
+NETWORK_SUBNET = 78
+# The namespace of the worker whose network the suite cuts.
+CUT_HOST = "worker"
+LLM_TIMEOUT_SECONDS = 5
+GIVE_BACK_SLOT_SECONDS = 3
 
 
 @dataclass
@@ -55,15 +67,28 @@ class Fleet:
     llm: FakeLLM
     otree_proxy: FaultProxy
     store_proxy: FaultProxy
+    network: Network
+    # Where each worker runs: the command prefix that puts it in its namespace.
+    hosts: dict[str, Sequence[str]] = field(default_factory=dict)
     spare: int = 0
 
+    def start_worker(self, name: str, prefix: Sequence[str] = ()) -> None:
+        """A worker of 4 slots on the default queues, in the namespace of ``prefix``."""
+        self.hosts[name] = prefix
+        self.workers.start(name, concurrency=4, queues=None, prefix=prefix)
+
     def replace_worker(self, name: str) -> str:
-        """Kill ``name`` hard and start a new worker, as an orchestrator would; return the new name."""
+        """Kill ``name`` hard and start a new worker where it ran, as an orchestrator would; return the new name."""
         self.workers.kill(name)
         self.spare += 1
         new = f"spare{self.spare}"
-        self.workers.start(new, concurrency=4, queues=None)
+        self.start_worker(new, self.hosts.pop(name))
         return new
+
+    @property
+    def cut_worker(self) -> str:
+        """The worker in the namespace whose network the suite cuts."""
+        return next(name for name, prefix in self.hosts.items() if prefix)
 
 
 @dataclass
@@ -73,9 +98,11 @@ class Outcome:
     fault: str
     bots: int
     finished: int
+    back_in_play_seconds: float
     settle_seconds: float
     lost: int
     duplicated: int
+    unfinished: list[str] = field(default_factory=list)
 
 
 def hold(seconds: float, lift: Callable[[], None]) -> Callable[[], None]:
@@ -86,46 +113,113 @@ def hold(seconds: float, lift: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def faults(fleet: Fleet, quick: bool) -> list[tuple[str, Callable[[], None]]]:
-    """The schedule: each entry injects a fault and returns once it is lifted."""
+# A fault is injected into the round of the sessions given, and returns once it is lifted.
+Fault = Callable[[list[str]], None]
+
+
+@dataclass
+class Scheduled:
+    """A fault of the schedule and the sessions its round plays."""
+
+    name: str
+    inject: Fault
+    sessions: int
+
+
+def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
+    """The schedule, in the order the faults are injected."""
+    sessions = 1 if quick else 2
     outage = 10.0 if quick else 30.0
     storm = 20.0 if quick else 120.0
-    names = ["one", "two"]
+    host_worker = ["one"]
 
-    def kill_worker() -> None:
-        names[0] = fleet.replace_worker(names[0])
+    def kill_worker(_: list[str]) -> None:
+        host_worker[0] = fleet.replace_worker(host_worker[0])
 
-    def redis_restart(lose_data: bool) -> Callable[[], None]:
-        return lambda: fleet.redis.restart(down_seconds=3, lose_data=lose_data)
+    def kill_holder_of_a_given_back_bot(codes: list[str]) -> None:
+        # Delayed LLM calls keep one bot busy while its partner waits long enough to give its slot back.
+        fleet.llm.inject("timeout", times=3, seconds=LLM_TIMEOUT_SECONDS + 3, pages_only=True)
+        holder = wait_until(lambda: holder_of_a_given_back_bot(fleet, codes), 120)
+        if not holder:
+            raise RuntimeError("no bot gave its slot back")
+        if holder == host_worker[0]:
+            host_worker[0] = fleet.replace_worker(holder)
+        else:
+            fleet.replace_worker(holder)
 
-    def cut(proxy: FaultProxy) -> Callable[[], None]:
-        def run() -> None:
+    def redis_restart(lose_data: bool) -> Fault:
+        return lambda _: fleet.redis.restart(down_seconds=3, lose_data=lose_data)
+
+    def cut(proxy: FaultProxy) -> Fault:
+        def run(_: list[str]) -> None:
             proxy.cut()
             hold(outage, proxy.restore)()
         return run
 
-    def llm_faults(kind: str, count: int, seconds: float) -> Callable[[], None]:
-        def run() -> None:
-            fleet.llm.inject(kind, times=count)
-            hold(seconds, fleet.llm.clear_faults)()
+    def cut_worker_network(codes: list[str]) -> None:
+        if not wait_until(lambda: leased_by(fleet, codes, fleet.cut_worker), 120):
+            raise RuntimeError(f"{fleet.cut_worker} never ran a bot of the round")
+        fleet.network.cut(CUT_HOST)
+        hold(outage, lambda: fleet.network.restore(CUT_HOST))()
+
+    def llm_faults(kind: str, count: int, held_for: float, **options: object) -> Fault:
+        def run(_: list[str]) -> None:
+            fleet.llm.inject(kind, times=count, **options)
+            hold(held_for, fleet.llm.clear_faults)()
         return run
 
-    def kill_renderers() -> None:
+    def kill_renderers(_: list[str]) -> None:
         subprocess.run(["pkill", "-9", "-f", "chromium.*--type=renderer"], check=False)
 
     return [
-        ("worker kill -9", kill_worker),
-        ("Redis restart, AOF on", redis_restart(lose_data=False)),
-        ("Redis restart, data lost", redis_restart(lose_data=True)),
-        (f"PostgreSQL down {outage:.0f} s", cut(fleet.store_proxy)),
-        (f"oTree down {outage:.0f} s", cut(fleet.otree_proxy)),
-        (f"429 storm {storm:.0f} s", llm_faults("429", 100_000, storm)),
-        ("LLM 500 errors", llm_faults("500", 12, 1.0 if quick else 20.0)),
-        ("Chromium renderers killed", kill_renderers),
+        Scheduled("worker kill -9", kill_worker, sessions),
+        Scheduled("worker kill -9 while a bot gave its slot back", kill_holder_of_a_given_back_bot, sessions),
+        # more bots than the other worker takes at once: some run behind the cut
+        Scheduled(f"worker network cut {outage:.0f} s", cut_worker_network, 3),
+        Scheduled("Redis restart, AOF on", redis_restart(lose_data=False), sessions),
+        Scheduled("Redis restart, data lost", redis_restart(lose_data=True), sessions),
+        Scheduled(f"PostgreSQL down {outage:.0f} s", cut(fleet.store_proxy), sessions),
+        Scheduled(f"oTree down {outage:.0f} s", cut(fleet.otree_proxy), sessions),
+        Scheduled(f"429 storm {storm:.0f} s", llm_faults("429", 100_000, storm), sessions),
+        Scheduled("LLM 500 errors", llm_faults("500", 12, 1.0 if quick else 20.0), sessions),
+        Scheduled(f"LLM timeouts (6; bots wait {LLM_TIMEOUT_SECONDS} s for a reply)",
+                  llm_faults("timeout", 6, 1.0, seconds=LLM_TIMEOUT_SECONDS + 3), sessions),
+        Scheduled("Chromium renderers killed", kill_renderers, sessions),
     ]
 
 
-def play_round(fleet: Fleet, fault: str, inject: Callable[[], None], sessions: int) -> Outcome:
+def holder_of_a_given_back_bot(fleet: Fleet, codes: list[str]) -> str | None:
+    """The worker that holds the message of a bot of ``codes`` that gave its slot back, if one does now."""
+    from botex_worker.broker_messages import held_messages, member
+    import redis
+
+    queued = {member(code, row["participant_id"]) for code in codes for row in participants(fleet.env["BOTEX_DB"], [code])
+              if row["status"] == "queued" and "gave its slot back" in (row["status_reason"] or "")}
+    held = {message.bot: message.task_id for message in held_messages(redis.Redis.from_url(fleet.redis.url))}
+    for bot in queued & set(held):
+        received = re.compile(rf"Task bot {re.escape(bot)}\[{re.escape(held[bot])}\] received")
+        for name in fleet.hosts:
+            log = fleet.workers.log_folder / f"{name}.log"
+            if log.exists() and received.search(log.read_text(errors="replace")):
+                return name
+    return None
+
+
+def leased_by(fleet: Fleet, codes: list[str], worker: str) -> bool:
+    """Whether ``worker`` runs a bot of ``codes`` that has answered something."""
+    from sqlalchemy import text
+
+    from botex_core.store import get_engine
+
+    with get_engine(fleet.env["BOTEX_DB"]).connect() as connection:
+        owned = connection.execute(text(
+            "SELECT count(*) FROM participants p WHERE p.session_id = ANY(:codes) AND p.lease_owner LIKE :owner "
+            "AND EXISTS (SELECT 1 FROM answers a WHERE a.session_id = p.session_id "
+            "AND a.participant_id = p.participant_id)"), {"codes": codes, "owner": f"{worker}@%"}).scalar()
+    return owned > 0
+
+
+def play_round(fleet: Fleet, fault: str, inject: Fault, sessions: int) -> Outcome:
     """Submit, inject the fault once the bots play, and wait until every bot of the round has ended."""
     submitted = cli(fleet.env, "submit", "-s", "widgets_pair", "-p", "2", "--sessions", str(sessions),
                     "--model", "openai/stand-in", "--api-base", fleet.llm.api_base)
@@ -134,25 +228,48 @@ def play_round(fleet: Fleet, fault: str, inject: Callable[[], None], sessions: i
     codes = submitted_sessions(submitted)
     db = fleet.env["BOTEX_DB"]
     wait_until(lambda: answer_count(db, codes) >= 2, 120)
-    inject()
-    lifted = time.monotonic()
+    inject(codes)
+    lifted, lifted_at = time.monotonic(), datetime.now(timezone.utc).replace(tzinfo=None)
+    wait_until(lambda: back_in_play(db, codes, lifted_at), ROUND_TIMEOUT)
+    back = time.monotonic() - lifted
     wait_until(lambda: ended(db, codes), ROUND_TIMEOUT)
     settle = time.monotonic() - lifted
     rows = participants(db, codes)
     lost, duplicated = compare_with_otree(fleet.env, codes)
-    return Outcome(fault, len(rows), sum(row["status"] == "finished" for row in rows), settle, lost, duplicated)
+    unfinished = [f"{row['participant_id']} {row['status']}: {row['status_reason']}" for row in rows
+                  if row["status"] != "finished"]
+    return Outcome(fault, len(rows), sum(row["status"] == "finished" for row in rows), back, settle, lost, duplicated,
+                   unfinished)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+def wait_until(condition: Callable[[], object], timeout: float, pause: float = 0.5) -> object:
+    """Poll ``condition`` until it returns something true (returned), or None after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if condition():
-                return True
+            if result := condition():
+                return result
         except Exception:  # noqa: BLE001 - the store may be the fault of the moment
             pass
-        time.sleep(1)
-    return False
+        time.sleep(pause)
+    return None
+
+
+def back_in_play(db: str, codes: list[str], since: datetime) -> bool:
+    """Whether every bot of ``codes`` has ended or made an LLM call after ``since`` (UTC)."""
+    from sqlalchemy import func, select
+
+    from botex_core.store import BotStatus, session_scope
+    from botex_core.store.models import LLMExchange, Participant
+
+    with session_scope(db) as session:
+        bots = session.execute(select(Participant.session_id, Participant.participant_id, Participant.status)
+                               .where(Participant.session_id.in_(codes), Participant.is_human == 0)).all()
+        latest = dict(session.execute(
+            select(LLMExchange.participant_id, func.max(LLMExchange.created_at))
+            .where(LLMExchange.session_id.in_(codes)).group_by(LLMExchange.participant_id)).all())
+    return all(status in BotStatus.ended() or (latest.get(participant) or since) > since
+               for _, participant, status in bots)
 
 
 def participants(db: str, codes: list[str]) -> list[dict]:
@@ -196,37 +313,43 @@ def compare_with_otree(env: dict[str, str], codes: list[str]) -> tuple[int, int]
 
 
 def start_fleet(workspace: Path, latency: float) -> tuple[Fleet, list[Callable[[], None]]]:
-    """Redis, PostgreSQL, oTree (behind a proxy), the stand-in LLM and two workers."""
+    """Redis, PostgreSQL, oTree (behind a proxy), the stand-in LLM, a worker here and one in a namespace."""
     import botex_fleet
 
     stops: list[Callable[[], None]] = []
-    redis = RedisServer.start(str(workspace), appendonly=True, password="faults-" + uuid.uuid4().hex[:8])
+    network = Network(NETWORK_SUBNET)
+    stops.append(network.close)
+    network.add_host(CUT_HOST, 21)
+    address = f"{network.prefix}.254"  # the bridge: this side of the network, reachable from the namespace
+    redis = RedisServer.start(str(workspace), appendonly=True, password="faults-" + uuid.uuid4().hex[:8], host=address)
     stops.append(redis.stop)
     postgres = PostgresCluster.start()
     stops.append(postgres.stop)
-    store_proxy = FaultProxy(postgres.port).start()
-    database = postgres.create_database("faults").replace(f":{postgres.port}/", f":{store_proxy.port}/")
+    store_proxy = FaultProxy(postgres.port, host=address).start()
+    database = postgres.create_database("faults").replace(f"127.0.0.1:{postgres.port}/", f"{address}:{store_proxy.port}/")
     project = workspace / "otree"
     shutil.copytree(REPO / "examples" / "otree", project, ignore=shutil.ignore_patterns("db.sqlite3", "__pycache__"))
     rest_key = "faults-" + uuid.uuid4().hex[:8]
     otree = botex_fleet.start_otree_server(str(project), free_port(), str(workspace / "otree.log"), auth_level="STUDY",
                                            rest_key=rest_key, admin_password="faults", timeout=60)
     stops.append(lambda: botex_fleet.stop_otree_server(otree))
-    otree_proxy = FaultProxy(urlparse(os.environ["OTREE_SERVER_URL"]).port).start()
-    llm = FakeLLM(latency=latency).start()
+    otree_proxy = FaultProxy(urlparse(os.environ["OTREE_SERVER_URL"]).port, host=address).start()
+    llm = FakeLLM(latency=latency, host=address).start()
     stops.append(llm.stop)
     env = {
         **os.environ, "BOTEX_BROKER_URL": redis.url, "BOTEX_DB": database, "BOTEX_LEASE_SECONDS": "10",
         "BOTEX_TASK_RETRY_SECONDS": "2", "BOTEX_WAIT_TIMEOUT": "600", "OPENAI_API_KEY": "sk-faults",
-        "OTREE_SERVER_URL": f"http://127.0.0.1:{otree_proxy.port}", "OTREE_REST_KEY": rest_key,
+        "BOTEX_LLM_TIMEOUT_SECONDS": str(LLM_TIMEOUT_SECONDS), "BOTEX_GIVE_BACK_SLOT_SECONDS": str(GIVE_BACK_SLOT_SECONDS),
+        "OTREE_SERVER_URL": f"http://{address}:{otree_proxy.port}", "OTREE_REST_KEY": rest_key,
     }
     workers = Workers(env, workspace)
     stops.append(workers.stop_all)
-    for name in ("one", "two"):
-        workers.start(name, concurrency=4, queues=None)
+    fleet = Fleet(env, redis, workers, llm, otree_proxy, store_proxy, network)
+    fleet.start_worker("one")
+    fleet.start_worker("two", network.run_in(CUT_HOST, []))
     for name in ("one", "two"):
         workers.wait_ready(name)
-    return Fleet(env, redis, workers, llm, otree_proxy, store_proxy), stops
+    return fleet, stops
 
 
 def main() -> int:
@@ -234,17 +357,19 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="each fault once and short, one session per round")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    sessions = 1 if arguments.quick else 2
     with tempfile.TemporaryDirectory(prefix="botex-faults-") as folder:
         fleet, stops = start_fleet(Path(folder), latency=1.0)
         outcomes = []
         try:
-            for fault, inject in faults(fleet, arguments.quick):
-                print(f"injecting: {fault} ...", flush=True)
-                outcomes.append(play_round(fleet, fault, inject, sessions))
+            for fault in faults(fleet, arguments.quick):
+                print(f"injecting: {fault.name} ...", flush=True)
+                outcomes.append(play_round(fleet, fault.name, fault.inject, fault.sessions))
                 outcome = outcomes[-1]
-                print(f"  {outcome.finished}/{outcome.bots} bots finished, all ended {outcome.settle_seconds:.0f} s "
-                      f"after the fault, answers lost {outcome.lost}, stored twice {outcome.duplicated}", flush=True)
+                print(f"  {outcome.finished}/{outcome.bots} bots finished, back in play {outcome.back_in_play_seconds:.0f} s "
+                      f"and all ended {outcome.settle_seconds:.0f} s after the fault, answers lost {outcome.lost}, "
+                      f"stored twice {outcome.duplicated}", flush=True)
+                for bot in outcome.unfinished:
+                    print(f"  not finished: {bot}", flush=True)
         finally:
             for stop in reversed(stops):
                 try:
@@ -256,10 +381,11 @@ def main() -> int:
 
 
 def print_table(outcomes: list[Outcome]) -> None:
-    print("\n| fault | bots finished | all ended after the fault | answers lost | stored twice |")
-    print("| --- | --- | --- | --- | --- |")
+    print("\n| fault | bots finished | back in play after the fault | all ended after the fault | answers lost | stored twice |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for o in outcomes:
-        print(f"| {o.fault} | {o.finished}/{o.bots} | {o.settle_seconds:.0f} s | {o.lost} | {o.duplicated} |")
+        print(f"| {o.fault} | {o.finished}/{o.bots} | {o.back_in_play_seconds:.0f} s | {o.settle_seconds:.0f} s "
+              f"| {o.lost} | {o.duplicated} |")
     finished = sum(o.finished for o in outcomes)
     total = sum(o.bots for o in outcomes)
     print(f"faults: {len(outcomes)} injected, bots {finished}/{total} finished, "

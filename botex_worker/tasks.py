@@ -85,7 +85,7 @@ class BotTask(Task):
         try:
             with LeaseKeeper(*key, owner, fleet.lease_seconds) as lease:
                 outcome = run_bot(settings, driver_for(local), RetryPolicy.of(local, fleet.outage_seconds),
-                                  limiter_for(bot["queue"], fleet), lease.lost.is_set, give_back_after, waiting)
+                                  limiter_for(bot["queue"], fleet), lease.lost.is_set, give_back_after, waiting, owner)
         except STORE_DOWN as exc:
             # The bot's own records could not be written: it goes on from what was stored.
             raise self._wait_out(bot, fleet, f"the store is unreachable: {exc}") from None

@@ -48,3 +48,22 @@ def test_a_running_bot_whose_lease_expired_shows_as_recovering(sqlite_db: str) -
     assert session_progress(SESSION, sqlite_db).by_status == {"running": 1}
     time.sleep(0.5)
     assert session_progress(SESSION, sqlite_db).by_status == {"recovering": 1}
+
+
+def test_a_run_that_was_taken_over_cannot_write_over_its_successor(sqlite_db: str) -> None:
+    from botex_core.store import BotStatus
+    from botex_core.store.ledger import StoredBot, end, mark_running, requeue_stranded
+
+    key = stored_participant(sqlite_db)
+    assert claim_lease(*key, "cut-off/run", 0.3)
+    mark_running(*key)
+    time.sleep(0.5)  # its worker lost the network; the reconciler queues the bot again
+    assert requeue_stranded(sqlite_db, StoredBot(SESSION, PARTICIPANT, "", "running", None), "recovered")
+    assert not renew_lease(*key, "cut-off/run", 10.0), "the lapsed lease went with the requeue"
+    assert claim_lease(*key, "successor/run", 10.0)
+    mark_running(*key)
+    assert not end(*key, BotStatus.FAILED, "the old run met a page it did not expect", owner="cut-off/run")
+    assert not end(*key, BotStatus.FAILED, "a task failure outside the bot")  # the successor holds a live lease
+    assert end(*key, BotStatus.FINISHED, owner="successor/run")
+    with session_scope(sqlite_db) as session:
+        assert session.get(Participant, (SESSION, PARTICIPANT)).status == "finished"

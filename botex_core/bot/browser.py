@@ -60,6 +60,8 @@ _PAGE_GONE = "return window.__botexMarker === undefined && document.readyState !
 _NAVIGATE = "window.__botexMarker = arguments[1]; window.location.assign(arguments[0]);"
 _RELOAD = "window.__botexMarker = arguments[0]; window.location.reload();"
 _LEAVE_SECONDS = 5.0
+# How chromedriver reports a tab whose renderer died.
+_CRASHED = "crash"
 # Where Chromium shows that a server did not answer.
 _ERROR_PAGE = "chrome-error://"
 T = TypeVar("T")
@@ -215,8 +217,10 @@ class Browser:
             try:
                 if self._execute(_PAGE_GONE):
                     return
-            except WebDriverException:
-                pass  # the old document is unloading
+            except WebDriverException as exc:
+                if _CRASHED in (exc.msg or ""):
+                    raise BrowserError(f"the tab crashed: {exc.msg}") from None
+                # otherwise the old document is unloading
             time.sleep(0.05)
         raise BrowserError(f"the next page did not load within {timeout:.0f} s")
 

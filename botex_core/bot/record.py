@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,8 @@ from sqlalchemy import Delete, delete, func, select
 from botex_core.bot.page import Page
 from botex_core.llm.client import Exchange, exchange_request_json
 from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, ledger, session_scope
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,9 +38,10 @@ class ResumeState:
 class BotRecorder:
     """Writes one bot's progress as it happens: exchanges, answers, conversation, status."""
 
-    def __init__(self, botex_db: str, session_id: str, participant_id: str) -> None:
+    def __init__(self, botex_db: str, session_id: str, participant_id: str, lease_owner: str | None = None) -> None:
         self._db = botex_db
         self._key = (session_id, participant_id)
+        self._lease_owner = lease_owner
         self._sequence = 0
 
     def begin(self, new_attempt: bool = True) -> ResumeState:
@@ -129,8 +133,10 @@ class BotRecorder:
         )
 
     def end(self, status: BotStatus, reason: str | None = None) -> None:
-        """Record the bot's status after a run (ended, or queued to go on); a finished bot gets its ``time_out``."""
-        ledger.end(self._db, *self._key, status, reason)
+        """Record the bot's status after a run (ended, or queued to go on), unless another run took the
+        participant over; a finished bot gets its ``time_out``."""
+        if not ledger.end(self._db, *self._key, status, reason, owner=self._lease_owner):
+            logger.warning("bot %s: not recorded as %s: another run holds the participant", self._key[1], status.value)
 
 def _last_summary(messages: list[dict[str, Any]]) -> str | None:
     for message in reversed(messages):

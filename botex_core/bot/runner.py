@@ -62,6 +62,7 @@ def run_bot(
     superseded: Callable[[], bool] = lambda: False,
     give_back_after: float | None = None,
     waiting: Waiting | None = None,
+    lease_owner: str | None = None,
 ) -> BotOutcome:
     """Play one participant to the end and record everything; return how it ended.
 
@@ -73,10 +74,11 @@ def run_bot(
     runner. ``give_back_after``: seconds on a wait page after which the bot
     stops with a ``waiting`` outcome, so that its slot can run the participants
     it waits for; run again with that ``waiting``, it goes on and its wait
-    timeout counts on.
+    timeout counts on. ``lease_owner``: the lease this run holds; the bot's
+    status is only written while it holds it.
     """
     prompts = build_prompts(settings.user_prompts)
-    recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id)
+    recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id, lease_owner)
     state = recorder.begin(new_attempt=waiting is None)
     client = LLMClient(
         model=settings.model,

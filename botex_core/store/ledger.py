@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Update, or_, select, update
 
@@ -148,19 +149,27 @@ def mark_running(botex_db: str, session_id: str, participant_id: str, new_attemp
     return started_before
 
 
-def end(botex_db: str, session_id: str, participant_id: str, status: BotStatus, reason: str | None = None) -> None:
+def end(
+    botex_db: str, session_id: str, participant_id: str, status: BotStatus, reason: str | None = None,
+    owner: str | None = None,
+) -> bool:
     """Record how the bot's run ended (or that it is queued to go on); a finished bot gets its ``time_out``.
 
-    A participant the store does not know is left alone.
+    Only the run that holds the participant's lease (``owner``) may write it, or,
+    without an owner, anyone while no run holds a live lease: a run that was
+    taken over never overwrites the one that took over. Returns whether it wrote.
     """
+    values: dict[str, Any] = {"status": status.value, "status_reason": reason}
+    if status == BotStatus.FINISHED:
+        values["time_out"] = utcnow()
+    holds_the_lease = Participant.lease_owner == owner if owner else lease_lapsed(utcnow())
+    statement = (
+        update(Participant)
+        .where(Participant.session_id == session_id, Participant.participant_id == participant_id, holds_the_lease)
+        .values(**values)
+    )
     with session_scope(botex_db) as session:
-        participant = session.get(Participant, (session_id, participant_id))
-        if participant is None:
-            return
-        participant.status = status.value
-        participant.status_reason = reason
-        if status == BotStatus.FINISHED:
-            participant.time_out = utcnow()
+        return session.execute(statement).rowcount == 1
 
 
 def has_ended(botex_db: str, session_id: str, participant_id: str) -> bool:
@@ -234,7 +243,8 @@ def requeue_stranded(botex_db: str, bot: StoredBot, reason: str) -> bool:
             Participant.status == bot.status,
             lease_lapsed(utcnow()),
         )
-        .values(status=BotStatus.QUEUED.value, status_reason=reason)
+        # The lapsed lease goes: a run that lost it cannot renew it or write over the next run.
+        .values(status=BotStatus.QUEUED.value, status_reason=reason, lease_owner=None, lease_expires_at=None)
     )
     with session_scope(botex_db) as session:
         return session.execute(statement).rowcount == 1

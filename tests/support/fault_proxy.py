@@ -10,10 +10,11 @@ from tests.support.services import free_port
 
 
 class FaultProxy:
-    """Forwards 127.0.0.1:``port`` to ``target_port``; :meth:`cut` refuses and drops every connection
-    until :meth:`restore`."""
+    """Forwards ``host``:``port`` to 127.0.0.1:``target_port``; :meth:`cut` refuses and drops every
+    connection until :meth:`restore`."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.port = free_port()
         self._target = ("127.0.0.1", target_port)
         self._lock = threading.Lock()
@@ -24,7 +25,7 @@ class FaultProxy:
         """Listen and forward."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.host, self.port))
         listener.listen(128)
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()

@@ -53,6 +53,10 @@ class Network:
         """Unplug host ``name``: its link goes down, its packets go nowhere."""
         ip("link", "set", self.links[name], "down")
 
+    def restore(self, name: str) -> None:
+        """Plug host ``name`` in again."""
+        ip("link", "set", self.links[name], "up")
+
     def close(self) -> None:
         for namespace in self.hosts.values():
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True)

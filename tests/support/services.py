@@ -41,23 +41,25 @@ class RedisServer:
     folder: str
     appendonly: bool = False
     password: str | None = None
+    host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
         login = f":{self.password}@" if self.password else ""
-        return f"redis://{login}127.0.0.1:{self.port}/0"
+        return f"redis://{login}{self.host}:{self.port}/0"
 
     @classmethod
-    def start(cls, folder: str, appendonly: bool = False, password: str | None = None) -> RedisServer:
+    def start(cls, folder: str, appendonly: bool = False, password: str | None = None, host: str = "127.0.0.1") -> RedisServer:
+        """A server on a free port; ``host`` is an address it listens on besides 127.0.0.1, used in its URL."""
         port = free_port()
-        server = cls(port, None, folder, appendonly, password)  # type: ignore[arg-type]
+        server = cls(port, None, folder, appendonly, password, host)  # type: ignore[arg-type]
         server.process = server._launch()
         return server
 
     def _launch(self) -> subprocess.Popen:
         command = [
             shutil.which("redis-server") or "/usr/bin/redis-server",
-            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.folder,
+            "--port", str(self.port), "--bind", *sorted({"127.0.0.1", self.host}), "--dir", self.folder,
             "--save", "", "--appendonly", "yes" if self.appendonly else "no",
         ]
         if self.password:

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -23,12 +23,15 @@ class Workers:
         self.log_folder = log_folder
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, concurrency: int = 3, queues: str | None = QUEUE, **extra_env: str) -> None:
-        """Start a worker; ``queues`` None starts it with the default queues."""
+    def start(
+        self, name: str, concurrency: int = 3, queues: str | None = QUEUE, prefix: Sequence[str] = (), **extra_env: str
+    ) -> None:
+        """Start a worker; ``queues`` None starts it with the default queues, ``prefix`` goes before
+        the command (to run it in a network namespace)."""
         chosen = ["-Q", queues] if queues else []
         with open(self.log_folder / f"{name}.log", "a") as log:
             self.processes[name] = subprocess.Popen(
-                [BOTEX_CLI, "worker", *chosen, "-c", str(concurrency), "-n", f"{name}@test", "-l", "INFO"],
+                [*prefix, BOTEX_CLI, "worker", *chosen, "-c", str(concurrency), "-n", f"{name}@test", "-l", "INFO"],
                 env={**self.env, **extra_env}, cwd=REPO, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
             )
 
