@@ -67,3 +67,28 @@ def test_a_run_that_was_taken_over_cannot_write_over_its_successor(sqlite_db: st
     assert end(*key, BotStatus.FINISHED, owner="successor/run")
     with session_scope(sqlite_db) as session:
         assert session.get(Participant, (SESSION, PARTICIPANT)).status == "finished"
+
+
+def test_a_run_that_was_taken_over_writes_no_exchange_and_no_answer(sqlite_db: str) -> None:
+    import pytest
+
+    from botex_core.bot.job import Superseded
+    from botex_core.bot.record import BotRecorder, SubmittedAnswer
+    from botex_core.bot.page import Page
+    from botex_core.llm.client import Exchange
+    from botex_core.store import Answer, LLMExchange
+
+    key = stored_participant(sqlite_db)
+    assert claim_lease(*key, "cut-off/run", 10.0)
+    recorder = BotRecorder(*key, lease_owner="cut-off/run")
+    recorder.begin()
+    recorder.record_exchange("start", Exchange(request={"messages": []}, response="{}"))
+    with session_scope(sqlite_db) as session:  # its worker was cut off; another run took the participant over
+        session.get(Participant, (SESSION, PARTICIPANT)).lease_owner = "successor/run"
+    page = Page(url="http://x/p/p1/app/Questions/2", title="Questions")
+    with pytest.raises(Superseded):
+        recorder.record_exchange("page", Exchange(request={"messages": []}, response="{}"))
+    with pytest.raises(Superseded):
+        recorder.store_answers(page, [SubmittedAnswer("q", "Q?", "yes", "because")])
+    with session_scope(sqlite_db) as session:
+        assert len(session.query(LLMExchange).all()) == 1 and session.query(Answer).count() == 0

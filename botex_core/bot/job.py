@@ -1,4 +1,4 @@
-"""What a bot is given to play (its settings) and how its run ended (its outcome)."""
+"""What a bot is given to play (its settings), how its run ended (its outcome), and what stops it early."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class BotSettings:
     user_prompts: dict[str, str] | None = None
     completion_kwargs: dict[str, Any] = field(default_factory=dict)
     wait_timeout: float = 3600.0
+    driver: str = "auto"
 
     def bot_parms(self) -> dict[str, Any]:
         """The settings as stored with the conversation: nothing secret."""
@@ -41,7 +42,16 @@ class BotSettings:
             "full_conv_history": self.full_conv_history,
             "user_prompts": self.user_prompts,
             "wait_timeout": self.wait_timeout,
+            "driver": self.driver,
         }
+
+
+class BotStop(Exception):
+    """A signal that ends the page loop early; not an error."""
+
+
+class Superseded(BotStop):
+    """Another runner took the participant over (this one lost its lease); this one stops quietly."""
 
 
 @dataclass(frozen=True)

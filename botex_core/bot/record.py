@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Delete, delete, func, select
+from sqlalchemy.orm import Session
 
+from botex_core.bot.job import Superseded
 from botex_core.bot.page import Page
 from botex_core.llm.client import Exchange, exchange_request_json
 from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, ledger, session_scope
@@ -44,15 +46,15 @@ class BotRecorder:
         self._lease_owner = lease_owner
         self._sequence = 0
 
-    def begin(self, new_attempt: bool = True) -> ResumeState:
-        """Mark the bot running and return what it already did, if anything.
+    def begin(self, new_attempt: bool = True, driver: str | None = None) -> ResumeState:
+        """Mark the bot running (seeing its pages with ``driver``) and return what it already did, if anything.
 
         ``new_attempt`` is false when the bot goes on after it gave its slot back.
 
         Raises:
             ParticipantNotFoundError: The store does not know the participant.
         """
-        started_before = ledger.mark_running(self._db, *self._key, new_attempt=new_attempt)
+        started_before = ledger.mark_running(self._db, *self._key, new_attempt=new_attempt, driver=driver)
         with session_scope(self._db) as session:
             self._sequence = session.scalar(
                 select(func.coalesce(func.max(LLMExchange.sequence), 0)).where(
@@ -64,9 +66,14 @@ class BotRecorder:
         return ResumeState(started_before and bool(messages), messages, _last_summary(messages))
 
     def record_exchange(self, phase: str, exchange: Exchange) -> None:
-        """Store one LLM request with its response or error."""
+        """Store one LLM request with its response or error.
+
+        Raises:
+            Superseded: Another run took the participant over: nothing is written.
+        """
         self._sequence += 1
         with session_scope(self._db) as session:
+            self._check_lease(session)
             session.add(
                 LLMExchange(
                     session_id=self._key[0],
@@ -85,6 +92,7 @@ class BotRecorder:
     def save_conversation(self, messages: list[dict[str, Any]], bot_parms: dict[str, Any]) -> None:
         """Replace the bot's conversation row with its messages so far."""
         with session_scope(self._db) as session:
+            self._check_lease(session)
             row = session.get(Conversation, self._key[1]) or Conversation(id=self._key[1])
             row.bot_parms = json.dumps(bot_parms)
             row.conversation = json.dumps(messages)
@@ -94,6 +102,7 @@ class BotRecorder:
         """Store the answers submitted on ``page``; storing a page again replaces them."""
         session_id, participant_id = self._key
         with session_scope(self._db) as session:
+            self._check_lease(session)
             session.execute(self._answers_of(page))
             earlier_visits = session.scalar(
                 select(func.count(func.distinct(Answer.page_index))).where(
@@ -131,6 +140,15 @@ class BotRecorder:
             Answer.participant_id == self._key[1],
             Answer.page_index == page.index,
         )
+
+    def note_driver(self, note: str) -> None:
+        """Record that the bot now sees its pages in another way, and why."""
+        ledger.note_driver(self._db, *self._key, note)
+
+    def _check_lease(self, session: Session) -> None:
+        """Stop a run that lost its lease before it writes over the run that took the participant over."""
+        if self._lease_owner is not None and not ledger.holds_lease(session, *self._key, self._lease_owner):
+            raise Superseded("lost its lease")
 
     def end(self, status: BotStatus, reason: str | None = None) -> None:
         """Record the bot's status after a run (ended, or queued to go on), unless another run took the

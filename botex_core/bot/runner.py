@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from botex_core.bot.dialogue import Dialogue
 from botex_core.bot.driver import Driver, DriverError, OpenDriver
-from botex_core.bot.job import BotOutcome, BotSettings, Waiting
+from botex_core.bot.job import BotOutcome, BotSettings, BotStop, Superseded, Waiting
 from botex_core.bot.page import Page
 from botex_core.bot.prompts import build_prompts
 from botex_core.bot.record import BotRecorder, SubmittedAnswer
@@ -29,16 +29,8 @@ MAX_REJECTED_SUBMISSIONS = 3
 UNREADABLE_WAIT_SECONDS = 30.0
 
 
-class BotStop(Exception):
-    """A signal that ends the page loop early; not an error."""
-
-
 class Abandoned(BotStop):
     """The bot waited on a wait page for longer than it may."""
-
-
-class Superseded(BotStop):
-    """Another runner took the participant over (this one lost its lease); this one stops quietly."""
 
 
 class SlotGivenBack(BotStop):
@@ -79,7 +71,7 @@ def run_bot(
     """
     prompts = build_prompts(settings.user_prompts)
     recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id, lease_owner)
-    state = recorder.begin(new_attempt=waiting is None)
+    state = recorder.begin(new_attempt=waiting is None, driver="browser" if settings.driver == "browser" else "http")
     client = LLMClient(
         model=settings.model,
         api_key=settings.api_key,
@@ -93,7 +85,7 @@ def run_bot(
     client.record = lambda exchange: recorder.record_exchange(dialogue.phase, exchange)
     name = f"bot {settings.participant_id}"
     try:
-        with open_driver() as driver:
+        with open_driver(recorder.note_driver) as driver:
             page = driver.open(settings.url)
             if not state.resumed:
                 dialogue.start()
@@ -103,17 +95,27 @@ def run_bot(
             _play(driver, page, dialogue, recorder, settings, name, superseded, wait_rules)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
         if isinstance(exc, Superseded) or superseded():
-            # The participant's store rows belong to the runner that took over.
-            logger.error("%s stops: another runner took the participant over (this one lost its lease)", name)
-            return BotOutcome(BotStatus.RUNNING, "lost its lease to another runner")
-        recorder.save_conversation(dialogue.messages, settings.bot_parms())
+            return _lost_lease(name)
+        try:
+            recorder.save_conversation(dialogue.messages, settings.bot_parms())
+        except Superseded:
+            return _lost_lease(name)
         return _stopped(exc, recorder, name)
-    recorder.save_conversation(dialogue.messages, settings.bot_parms())
+    try:
+        recorder.save_conversation(dialogue.messages, settings.bot_parms())
+    except Superseded:
+        return _lost_lease(name)
     confused = dialogue.confused_replies
     reason = f"stayed confused on {confused} prompt(s)" if confused else None
     recorder.end(BotStatus.FINISHED, reason)
     logger.info("%s finished", name)
     return BotOutcome(BotStatus.FINISHED, reason)
+
+
+def _lost_lease(name: str) -> BotOutcome:
+    """The participant's store rows belong to the run that took over: this one stops without a word to the store."""
+    logger.error("%s stops: another runner took the participant over (this one lost its lease)", name)
+    return BotOutcome(BotStatus.RUNNING, "lost its lease to another runner")
 
 
 def _stopped(exc: Exception, recorder: BotRecorder, name: str) -> BotOutcome:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Update, or_, select, update
+from sqlalchemy.orm import Session
 
 from botex_core.errors import ParticipantNotFoundError
 from botex_core.store.engine import session_scope
@@ -113,6 +114,15 @@ def renew_lease(botex_db: str, session_id: str, participant_id: str, owner: str,
         return session.execute(statement).rowcount == 1
 
 
+def holds_lease(session: Session, session_id: str, participant_id: str, owner: str) -> bool:
+    """Whether ``owner`` holds the participant's lease, read within the caller's transaction
+    (locking the row where the database can, so that no takeover slips in before it commits)."""
+    statement = select(Participant.lease_owner).where(
+        Participant.session_id == session_id, Participant.participant_id == participant_id
+    ).with_for_update()
+    return session.scalar(statement) == owner
+
+
 def release_lease(botex_db: str, session_id: str, participant_id: str, owner: str) -> None:
     """Give up a lease this owner holds."""
     statement = _held_by(session_id, participant_id, owner).values(lease_owner=None, lease_expires_at=None)
@@ -128,8 +138,11 @@ def _held_by(session_id: str, participant_id: str, owner: str) -> Update:
     )
 
 
-def mark_running(botex_db: str, session_id: str, participant_id: str, new_attempt: bool = True) -> bool:
-    """Mark the bot running (a new attempt unless it goes on after giving its slot back).
+def mark_running(
+    botex_db: str, session_id: str, participant_id: str, new_attempt: bool = True, driver: str | None = None
+) -> bool:
+    """Mark the bot running (a new attempt unless it goes on after giving its slot back), seeing its
+    pages with ``driver`` (``http`` or ``browser``) when given.
 
     Returns:
         Whether the bot had started before.
@@ -146,7 +159,19 @@ def mark_running(botex_db: str, session_id: str, participant_id: str, new_attemp
         participant.status = BotStatus.RUNNING.value
         participant.status_reason = None
         participant.attempts = (participant.attempts or 0) + int(new_attempt)
+        participant.driver = driver or participant.driver
     return started_before
+
+
+def note_driver(botex_db: str, session_id: str, participant_id: str, note: str) -> None:
+    """Record how the bot now sees its pages (``browser from page ...: why``)."""
+    statement = (
+        update(Participant)
+        .where(Participant.session_id == session_id, Participant.participant_id == participant_id)
+        .values(driver=note)
+    )
+    with session_scope(botex_db) as session:
+        session.execute(statement)
 
 
 def end(
