@@ -24,6 +24,7 @@ from botex_cli.errors import BotexCommand
 from botex_cli.progress import check_writable, fail_unless_all_finished, run_bots_with_progress
 from botex_cli.version import package_version
 from botex_core.settings import DEFAULT_BOTEX_DB, DEFAULT_ENV_FILE, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL, CommandSettings, resolve
+from botex_core.bot.driver import DRIVERS
 from botex_core.llm.client import LLAMACPP_DEFAULT_URL
 
 
@@ -69,6 +70,7 @@ class StartedServers:
 @click.option("-p", "--nparticipants", type=click.IntRange(min=1), help="Participants [env OTREE_NPARTICIPANTS; default: the config's num_demo_participants].")
 @click.option("-n", "--nhumans", type=click.IntRange(min=0), help="Human participants [env OTREE_NHUMANS; asked if missing, 0 without a terminal].")
 @click.option("-e", "--export-csv-file", help="CSV file for the bots' answers [asked after the session if missing].")
+@click.option("--driver", type=click.Choice(DRIVERS), help="How the bots see their pages: auto, http or browser [env BOTEX_DRIVER; default auto].")
 @click.option("-x", "--no-throttle", is_flag=True, help="Do not back off and retry when the LLM provider limits the rate.")
 @click.option("-v", "--verbose", is_flag=True, help="Print botex's log while running.")
 def botex(config: str, ignore: bool, verbose: bool, **options: Any) -> None:
@@ -129,7 +131,7 @@ def _run(answers: Answers, servers: StartedServers, options: dict[str, Any]) -> 
     for url in session["human_urls"]:
         click.echo(f"  human: {url}")
     click.echo(f"monitor: {otree_url}/SessionMonitor/{code}")
-    run_bots_with_progress(code, botex_db, throttle=not options["no_throttle"], **llm)
+    run_bots_with_progress(code, botex_db, throttle=not options["no_throttle"], driver=options["driver"], **llm)
     click.echo(f"session {code} done; oTree's data: {otree_url}/SessionData/{code}")
 
     if export_file is None:

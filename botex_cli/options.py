@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from botex_core.bot.driver import DRIVERS
 from botex_core.settings import DEFAULT_BOTEX_DB, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL
 
 botex_db = click.option(
@@ -25,6 +26,11 @@ model = click.option(
 api_base = click.option(
     "-a", "--api-base", envvar="API_BASE", default=None,
     help="Base URL of the LLM server [env API_BASE].",
+)
+driver = click.option(
+    "--driver", envvar="BOTEX_DRIVER", type=click.Choice(DRIVERS), default=None,
+    help="How the bots see their pages: auto (over HTTP, in Chromium from a page that needs JavaScript), "
+         "http or browser [env BOTEX_DRIVER; default auto].",
 )
 queue = click.option(
     "--queue", envvar="BOTEX_QUEUE", default=None,

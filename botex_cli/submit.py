@@ -14,13 +14,14 @@ from botex_cli import options
 @click.option("--sessions", type=click.IntRange(min=1), default=1, show_default=True, help="How many sessions to create at once.")
 @options.model
 @options.api_base
+@options.driver
 @options.queue
 @options.botex_db
 @options.otree_server_url
 @options.otree_rest_key
 @click.option("--wait", is_flag=True, help="Show progress until every bot has ended.")
 def submit(session_config: str, nparticipants: int, nhumans: int, sessions: int, model: str, api_base: str | None,
-           queue: str | None, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
+           driver: str | None, queue: str | None, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
     """Create sessions and queue one task per bot for the fleet's workers."""
     from botex_fleet import init_otree_session
     from botex_worker.dispatch import check_broker, enqueue, queues_without_workers, session_bots
@@ -34,7 +35,7 @@ def submit(session_config: str, nparticipants: int, nhumans: int, sessions: int,
         created = init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
                                      otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
         codes.append(created["session_id"])
-        bots = session_bots(created["session_id"], botex_db, model=model, api_base=api_base)
+        bots = session_bots(created["session_id"], botex_db, model=model, api_base=api_base, driver=driver)
         enqueue(bots, botex_db, queue)
         click.echo(f"session {created['session_id']}: {len(bots)} bot(s) queued")
         for url in created["human_urls"]:

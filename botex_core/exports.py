@@ -21,6 +21,7 @@ PARTICIPANT_COLUMNS = (
     "status",
     "status_reason",
     "attempts",
+    "driver",
 )
 CONVERSATION_COLUMNS = ("id", "bot_parms", "conversation")
 RESPONSE_COLUMNS = (

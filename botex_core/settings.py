@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from dotenv import load_dotenv
 from pydantic import Field, ValidationError
@@ -54,6 +54,7 @@ class BotexSettings(EnvironmentSettings):
     llm_max_attempts: int | None = None
     llm_backoff_seconds: float = 1.0
     llm_timeout_seconds: float = Field(default=DEFAULT_LLM_TIMEOUT_SECONDS, gt=0)
+    driver: Literal["auto", "http", "browser"] = "auto"
     chromium: str = "/usr/bin/chromium"
     chromedriver: str = "/usr/bin/chromedriver"
 

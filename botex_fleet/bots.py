@@ -36,6 +36,7 @@ def run_single_bot(
     full_conv_history: bool = False,
     user_prompts: dict[str, str] | None = None,
     wait: bool = True,
+    driver: str | None = None,
     **kwargs: Any,
 ) -> None | threading.Thread:
     """Run one bot on a participant link.
@@ -54,6 +55,9 @@ def run_single_bot(
         full_conv_history: Send the whole conversation with every request.
         user_prompts: Prompts that replace the defaults, by key.
         wait: Run now and return when done; else return a Thread to start.
+        driver: How the bot sees its pages: ``auto`` (over HTTP, in Chromium from
+            the first page that needs JavaScript), ``http`` or ``browser``;
+            defaults to ``BOTEX_DRIVER``, else ``auto``.
         **kwargs: Passed on to ``litellm.completion``.
 
     Returns:
@@ -63,7 +67,7 @@ def run_single_bot(
         ConfigurationError: ``user_prompts`` has an unknown key.
     """
     api_key = _checked_settings(user_prompts, api_key, kwargs)
-    local = resolve(BotexSettings, db=botex_db)
+    local = resolve(BotexSettings, db=botex_db, driver=driver)
     if participant_id == "unknown":
         participant_id = participant_code(url) or participant_id
     ledger.ensure_participant(local.db, NewParticipant(session_name, session_id, participant_id, False, url))
@@ -71,9 +75,9 @@ def run_single_bot(
         url=url, session_id=session_id, participant_id=participant_id, botex_db=local.db,
         model=model, api_key=api_key, api_base=api_base, throttle=throttle,
         full_conv_history=full_conv_history, user_prompts=user_prompts, completion_kwargs=kwargs,
-        wait_timeout=local.wait_timeout,
+        wait_timeout=local.wait_timeout, driver=local.driver,
     )
-    arguments = (settings, driver_for(local), RetryPolicy.of(local, fleet_settings().outage_seconds))
+    arguments = (settings, driver_for(local.driver, local), RetryPolicy.of(local, fleet_settings().outage_seconds))
     if wait:
         run_bot(*arguments)
         return None
@@ -92,6 +96,7 @@ def run_bots_on_session(
     user_prompts: dict[str, str] | None = None,
     already_started: bool = False,
     wait: bool = True,
+    driver: str | None = None,
     **kwargs: Any,
 ) -> None | list[Any]:
     """Run a bot on every bot participant of a session, all at once.
@@ -113,6 +118,9 @@ def run_bots_on_session(
         already_started: Also run bots that started but did not finish.
         wait: Return when every bot is done; else return handles: the thread of
             the in-process worker, or the fleet's task results.
+        driver: How the bots see their pages: ``auto`` (over HTTP, in Chromium
+            from the first page that needs JavaScript), ``http`` or ``browser``;
+            defaults to ``BOTEX_DRIVER``, else ``auto``. Stored with each bot.
         **kwargs: Passed on to ``litellm.completion``.
 
     Returns:
@@ -123,11 +131,11 @@ def run_bots_on_session(
             has no bots to run.
     """
     api_key = _checked_settings(user_prompts, api_key, kwargs)
-    local = resolve(BotexSettings, db=botex_db)
+    local = resolve(BotexSettings, db=botex_db, driver=driver)
     bots = session_bots(
         session_id, local.db, bot_urls, already_started, model=model, api_base=api_base,
         throttle=throttle, full_conv_history=full_conv_history, user_prompts=user_prompts,
-        completion_kwargs=kwargs,
+        completion_kwargs=kwargs, driver=local.driver,
     )
     if not bots:
         raise ConfigurationError(f"session {session_id} has no bots to run in {masked(local.db)}")

@@ -53,7 +53,8 @@ def session_bots(
 ) -> list[BotSettings]:
     """The settings of each bot of a session that has to run.
 
-    The wait timeout is ``BOTEX_WAIT_TIMEOUT`` where the bots are submitted, and travels with them.
+    The wait timeout is ``BOTEX_WAIT_TIMEOUT`` where the bots are submitted, and travels with them;
+    so does the driver (``BOTEX_DRIVER``) unless one is given.
     """
     build_prompts(settings.get("user_prompts"))
     completion = settings.get("completion_kwargs") or {}
@@ -62,7 +63,9 @@ def session_bots(
         raise ConfigurationError(f"secrets cannot travel with the bots ({', '.join(secret)}): set them in the workers' environment")
     urls = bot_urls if bot_urls is not None else ledger.bot_urls(session_id, botex_db, already_started)
     database = shareable_database(botex_db)
-    settings.setdefault("wait_timeout", resolve(BotexSettings).wait_timeout)
+    where_submitted = resolve(BotexSettings)
+    settings.setdefault("wait_timeout", where_submitted.wait_timeout)
+    settings["driver"] = settings.get("driver") or where_submitted.driver
     return [
         BotSettings(url=url, session_id=session_id, participant_id=participant_code(url) or url, botex_db=database, **settings)
         for url in urls

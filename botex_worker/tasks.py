@@ -84,7 +84,7 @@ class BotTask(Task):
         waiting = Waiting(**bot["waiting"]) if bot.get("waiting") else None
         try:
             with LeaseKeeper(*key, owner, fleet.lease_seconds) as lease:
-                outcome = run_bot(settings, driver_for(local), RetryPolicy.of(local, fleet.outage_seconds),
+                outcome = run_bot(settings, driver_for(settings.driver, local), RetryPolicy.of(local, fleet.outage_seconds),
                                   limiter_for(bot["queue"], fleet), lease.lost.is_set, give_back_after, waiting, owner)
         except STORE_DOWN as exc:
             # The bot's own records could not be written: it goes on from what was stored.

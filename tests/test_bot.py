@@ -1,4 +1,4 @@
-"""Bots on the real example server and real Chromium, with the stand-in LLM."""
+"""Bots on the real example server, with the stand-in LLM: every test once in real Chromium and once over HTTP."""
 
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ QUESTIONNAIRE = ["nickname", "motivation", "age", "expected_share", "likes_puzzl
                  "favourite_colour", "risk_attitude", "trust", "consent"]
 
 
+@pytest.fixture(params=["browser", "http"], autouse=True)
+def driver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How the bots of the test see their pages (also in the processes the test starts)."""
+    monkeypatch.setenv("BOTEX_DRIVER", request.param)
+    return request.param
+
+
 def run_session(config: str, size: int, db: str, fake_llm: FakeLLM, **kwargs) -> str:
     session = init_otree_session(config, size, botex_db=db)
     run_bots_on_session(
@@ -59,10 +66,13 @@ def user_messages(fake_llm: FakeLLM) -> list[str]:
     return [m["content"] for r in fake_llm.requests for m in r["messages"] if m["role"] == "user"]
 
 
-def test_bots_play_every_widget_and_the_button_page(otree_server: RunningOtree, botex_db: str, fake_llm: FakeLLM, tmp_path: Path) -> None:
+def test_bots_play_every_widget_and_the_button_page(
+    otree_server: RunningOtree, botex_db: str, fake_llm: FakeLLM, tmp_path: Path, driver: str
+) -> None:
     before = browser_processes()
     session_id = run_session("widgets_pair", 2, botex_db, fake_llm)
     assert statuses(botex_db, session_id) == ["finished", "finished"]
+    assert {row["driver"] for row in read_participants_from_botex_db(session_id, botex_db)} == {driver}
     responses = read_responses_from_botex_db(botex_db, session_id)
     for participant in {r["participant_id"] for r in responses}:
         mine = [r for r in responses if r["participant_id"] == participant]
@@ -85,7 +95,7 @@ def test_bots_play_every_widget_and_the_button_page(otree_server: RunningOtree, 
     conversations = read_conversations_from_botex_db(botex_db=botex_db, session_id=session_id)
     assert len(conversations) == 2
     parms = json.loads(conversations[0]["bot_parms"])
-    assert parms["model"] == "openai/stand-in" and "api_key" not in parms
+    assert parms["model"] == "openai/stand-in" and parms["driver"] == driver and "api_key" not in parms
     recorded = exchanges(botex_db, session_id)
     assert all(e.prompt_tokens and e.completion_tokens and e.latency_seconds is not None for e in recorded)
     assert browser_processes() == before

@@ -57,7 +57,7 @@ def test_the_bots_of_a_process_share_one_browser(
     try:
         session = init_otree_session("contribution_pair", 4, botex_db=sqlite_db)
         run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="openai/stand-in", api_key="sk-test",
-                            api_base=fake_llm.api_base)
+                            api_base=fake_llm.api_base, driver="browser")
     finally:
         done.set()
         watcher.join()

@@ -138,12 +138,13 @@ def test_a_duplicate_delivery_does_not_run_a_bot_twice(fleet_env: dict[str, str]
     assert len(starts) == 2
 
 
+@pytest.mark.parametrize("driver", ["browser", "http"])
 def test_waiting_bots_give_their_slots_to_the_bots_they_wait_for(
-    fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM
+    fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM, driver: str
 ) -> None:
     """A group of three on two slots: the first two wait for the third, which only runs on a slot they left."""
     workers.start("small", concurrency=2, BOTEX_GIVE_BACK_SLOT_SECONDS="3")
-    result = cli(fleet_env, "submit", "-s", "guess_two_thirds", "-p", "3",
+    result = cli(fleet_env, "submit", "-s", "guess_two_thirds", "-p", "3", "--driver", driver,
                  "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait", timeout=240)
     assert result.returncode == 0, result.stderr + cli(fleet_env, "status").stdout + workers.logs()
     [session_id] = submitted_sessions(result)

@@ -14,14 +14,17 @@ from functools import partial
 from typing import Any, Protocol
 
 from botex_core.bot.page import Page
-from botex_core.errors import DriverError
+from botex_core.errors import ConfigurationError, DriverError
 from botex_core.settings import BotexSettings
 
-__all__ = ["Driver", "DriverError", "OpenDriver", "WaitPolls", "driver_for"]
+__all__ = ["DRIVERS", "Driver", "DriverError", "OpenDriver", "WaitPolls", "driver_for"]
+
+# How bots may see their pages; ``auto`` is the default.
+DRIVERS = ("auto", "http", "browser")
 
 # A bot on a wait page asks oTree again after these pauses: soon at first, then
 # less often, so that many waiting bots do not crowd the server.
-FIRST_WAIT_POLL_SECONDS = 0.5
+FIRST_WAIT_POLL_SECONDS = 0.2
 WAIT_POLL_GROWTH = 1.5
 LONGEST_WAIT_POLL_SECONDS = 5.0
 
@@ -67,12 +70,23 @@ class WaitPolls:
         return pause
 
 
-# Opens a driver for one bot; the driver is left when the block ends.
-OpenDriver = Callable[[], AbstractContextManager[Driver]]
+# Opens a driver for one bot, given what to call when the driver switches to a
+# browser (with a note of why); the driver is left when the block ends.
+OpenDriver = Callable[[Callable[[str], None]], AbstractContextManager[Driver]]
 
 
-def driver_for(settings: BotexSettings) -> OpenDriver:
-    """How bots of this process open their driver: a tab of the shared headless Chromium."""
+def driver_for(choice: str, settings: BotexSettings) -> OpenDriver:
+    """How a bot opens its driver: ``http``, ``browser`` (a tab of this process's shared
+    headless Chromium) or ``auto`` (HTTP, and a tab from the first page that needs one)."""
+    from botex_core.bot.auto_driver import open_auto_driver
     from botex_core.bot.browser import open_browser
+    from botex_core.bot.http_driver import open_http_driver
 
-    return partial(open_browser, settings.chromium, settings.chromedriver)
+    browser = partial(open_browser, settings.chromium, settings.chromedriver)
+    if choice == "browser":
+        return lambda on_switch: browser()
+    if choice == "http":
+        return lambda on_switch: open_http_driver()
+    if choice == "auto":
+        return lambda on_switch: open_auto_driver(browser, on_switch=on_switch)
+    raise ConfigurationError(f"unknown driver {choice!r}: use one of {', '.join(DRIVERS)}")

@@ -72,6 +72,8 @@ class Participant(Base):
     id_in_session: Mapped[int | None] = mapped_column(Integer)
     # What the bot was queued with (model, api_base, parameters, prompts, queue) as JSON: never a secret.
     bot_settings: Mapped[str | None] = mapped_column(Text)
+    # How the bot saw its pages: http or browser, and when it switched to a browser and why.
+    driver: Mapped[str | None] = mapped_column(Text)
 
 
 class Conversation(Base):

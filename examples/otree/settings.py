@@ -25,6 +25,12 @@ SESSION_CONFIGS = [
         app_sequence=["widgets_pair", "guess_two_thirds"],
         num_demo_participants=6,
     ),
+    dict(
+        name="live_price",
+        display_name="One player: a page made by JavaScript (a live price and a field filled in by a script)",
+        app_sequence=["live_price"],
+        num_demo_participants=1,
+    ),
 ]
 
 SESSION_CONFIG_DEFAULTS = dict(
