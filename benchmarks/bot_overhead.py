@@ -1,10 +1,10 @@
-"""The bot's own cost: time per page outside the LLM call, and memory per running bot.
+"""The bot's own cost with each driver: time per page outside the LLM call, and memory per running bot.
 
 The stand-in LLM answers at once, so what is left of a bot's time is its own
-work (browser, page reading, store writes) and oTree's. Baselines measured in
-the same run: the same pages played over plain HTTP (what oTree alone costs
-per page), and one idle headless Chromium (the least a browser-based bot can
-use). Run with ``bash benchmarks/run.sh bot_overhead``.
+work (driver, page reading, store writes) and oTree's. Baselines measured in
+the same run: the same pages played by a plain scripted HTTP client (what
+oTree alone costs per page), and one idle headless Chromium. Run with
+``bash benchmarks/run.sh bot_overhead``.
 """
 
 from __future__ import annotations
@@ -80,13 +80,14 @@ def idle_browser_mb() -> float:
         return tree_rss_mb() - before
 
 
-def bot_run(bots: int, db: str, llm: FakeLLM) -> tuple[float, float]:
+def bot_run(bots: int, db: str, llm: FakeLLM, driver: str) -> tuple[float, float]:
     """Seconds per page outside LLM calls, and peak MB per running bot."""
     session = botex_fleet.init_otree_session("widgets_pair", bots, botex_db=db)
     before = tree_rss_mb()
     with PeakMemory() as memory:
         botex_fleet.run_bots_on_session(
-            session["session_id"], botex_db=db, model="openai/stand-in", api_key="k", api_base=llm.api_base
+            session["session_id"], botex_db=db, model="openai/stand-in", api_key="k", api_base=llm.api_base,
+            driver=driver,
         )
     with session_scope(db) as store:
         rows = store.scalars(select(Participant).where(Participant.session_id == session["session_id"])).all()
@@ -99,6 +100,9 @@ def bot_run(bots: int, db: str, llm: FakeLLM) -> tuple[float, float]:
     return (bot_seconds - llm_seconds) / pages, (memory.peak - before) / bots
 
 
+DRIVERS = ("browser", "http")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bots", type=int, default=4, help="bots per run (an even number)")
@@ -109,18 +113,22 @@ def main() -> None:
     otree, _ = start_example_otree(workspace)
     llm = FakeLLM().start()
     try:
-        bot_run(2, db, llm)  # warm-up: imports, first browser start, oTree caches
+        for driver in DRIVERS:
+            bot_run(2, db, llm, driver)  # warm-up: imports, first browser start, oTree caches
         http_page = http_seconds_per_page(arguments.bots, db)
         browser_mb = idle_browser_mb()
-        overhead, per_bot_mb = bot_run(arguments.bots, db, llm)
+        measured = {driver: bot_run(arguments.bots, db, llm, driver) for driver in DRIVERS}
     finally:
         llm.stop()
         botex_fleet.stop_otree_server(otree)
     print(f"{arguments.bots} bots on widgets_pair, stand-in LLM at zero latency")
-    print(f"{'measure':<42} {'value':>10} {'baseline':>10} {'ratio':>7}")
-    print(f"{'bot time per page outside LLM calls (s)':<42} {overhead:>10.3f} {http_page:>10.3f} {overhead / http_page:>7.1f}")
-    print(f"{'peak memory per running bot (MB)':<42} {per_bot_mb:>10.0f} {browser_mb:>10.0f} {per_bot_mb / browser_mb:>7.2f}")
-    print("baselines: the same pages over plain HTTP; one idle headless Chromium")
+    print(f"{'measure':<52} {'value':>8} {'baseline':>9} {'ratio':>7}")
+    for driver, (overhead, per_bot_mb) in measured.items():
+        print(f"{driver + ': bot time per page outside LLM calls (s)':<52} {overhead:>8.3f} {http_page:>9.3f} "
+              f"{overhead / http_page:>7.1f}")
+        print(f"{driver + ': peak memory per running bot (MB)':<52} {per_bot_mb:>8.1f} {browser_mb:>9.0f} "
+              f"{per_bot_mb / browser_mb:>7.2f}")
+    print("baselines: the same pages played by a plain scripted HTTP client; one idle headless Chromium")
 
 
 if __name__ == "__main__":

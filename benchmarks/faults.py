@@ -1,7 +1,9 @@
 """The fault suite: a fleet plays sessions while faults are injected one after another, and no person acts.
 
 Real Redis (with its append-only file and a password), PostgreSQL, oTree,
-Chromium, two worker processes and the stand-in LLM. The second worker runs
+two worker processes and the stand-in LLM. Bots play with the default driver
+(over HTTP), and in Chromium in the round that kills Chromium's renderers.
+The second worker runs
 in a network namespace of its own, so that its network can be cut; the
 services are reached over a bridge, oTree and PostgreSQL through a TCP proxy
 that the suite cuts and restores. For each fault a round of sessions is
@@ -124,6 +126,7 @@ class Scheduled:
     name: str
     inject: Fault
     sessions: int
+    driver: str = "auto"
 
 
 def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
@@ -184,7 +187,7 @@ def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
         Scheduled("LLM 500 errors", llm_faults("500", 12, 1.0 if quick else 20.0), sessions),
         Scheduled(f"LLM timeouts (6; bots wait {LLM_TIMEOUT_SECONDS} s for a reply)",
                   llm_faults("timeout", 6, 1.0, seconds=LLM_TIMEOUT_SECONDS + 3), sessions),
-        Scheduled("Chromium renderers killed", kill_renderers, sessions),
+        Scheduled("Chromium renderers killed", kill_renderers, sessions, driver="browser"),
     ]
 
 
@@ -219,16 +222,16 @@ def leased_by(fleet: Fleet, codes: list[str], worker: str) -> bool:
     return owned > 0
 
 
-def play_round(fleet: Fleet, fault: str, inject: Fault, sessions: int) -> Outcome:
+def play_round(fleet: Fleet, fault: Scheduled) -> Outcome:
     """Submit, inject the fault once the bots play, and wait until every bot of the round has ended."""
-    submitted = cli(fleet.env, "submit", "-s", "widgets_pair", "-p", "2", "--sessions", str(sessions),
-                    "--model", "openai/stand-in", "--api-base", fleet.llm.api_base)
+    submitted = cli(fleet.env, "submit", "-s", "widgets_pair", "-p", "2", "--sessions", str(fault.sessions),
+                    "--driver", fault.driver, "--model", "openai/stand-in", "--api-base", fleet.llm.api_base)
     if submitted.returncode != 0:
         raise RuntimeError(f"submit failed: {submitted.stderr}")
     codes = submitted_sessions(submitted)
     db = fleet.env["BOTEX_DB"]
     wait_until(lambda: answer_count(db, codes) >= 2, 120)
-    inject(codes)
+    fault.inject(codes)
     lifted, lifted_at = time.monotonic(), datetime.now(timezone.utc).replace(tzinfo=None)
     wait_until(lambda: back_in_play(db, codes, lifted_at), ROUND_TIMEOUT)
     back = time.monotonic() - lifted
@@ -238,7 +241,7 @@ def play_round(fleet: Fleet, fault: str, inject: Fault, sessions: int) -> Outcom
     lost, duplicated = compare_with_otree(fleet.env, codes)
     unfinished = [f"{row['participant_id']} {row['status']}: {row['status_reason']}" for row in rows
                   if row["status"] != "finished"]
-    return Outcome(fault, len(rows), sum(row["status"] == "finished" for row in rows), back, settle, lost, duplicated,
+    return Outcome(fault.name, len(rows), sum(row["status"] == "finished" for row in rows), back, settle, lost, duplicated,
                    unfinished)
 
 
@@ -363,7 +366,7 @@ def main() -> int:
         try:
             for fault in faults(fleet, arguments.quick):
                 print(f"injecting: {fault.name} ...", flush=True)
-                outcomes.append(play_round(fleet, fault.name, fault.inject, fault.sessions))
+                outcomes.append(play_round(fleet, fault))
                 outcome = outcomes[-1]
                 print(f"  {outcome.finished}/{outcome.bots} bots finished, back in play {outcome.back_in_play_seconds:.0f} s "
                       f"and all ended {outcome.settle_seconds:.0f} s after the fault, answers lost {outcome.lost}, "

@@ -19,7 +19,6 @@ import logging
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -137,44 +136,36 @@ def main() -> None:
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
-    import botex_fleet
-    from tests.support.fake_llm import FakeLLM
-    from benchmarks.example_otree import start_example_otree
-    from tests.support.services import PostgresCluster, RedisServer
+    from benchmarks.bench_services import fleet_services
 
-    workspace = Path(tempfile.mkdtemp(prefix="botex-fleet-bench-"))
-    redis = RedisServer.start(str(workspace))
-    postgres = PostgresCluster.start()
-    otree, _ = start_example_otree(workspace)
-    llm = FakeLLM(latency=arguments.latency).start()
-    workers = Workers(os.environ, workspace)  # read when each worker starts, after configure()
     rows: list[tuple[str, float, float, str]] = []
-    try:
-        configure(redis.url, postgres.create_database("fleet_bench"))
-        ours, plain = enqueue_seconds(arguments.enqueue)
-        rows.append((f"enqueue {arguments.enqueue} bots (s)", ours, plain, "plain Celery messages"))
-        print(f"enqueue: {ours:.1f} s for {arguments.enqueue} bots, {plain:.1f} s for plain messages", flush=True)
-
-        start_workers(workers, 1)
+    with fleet_services("botex-fleet-bench-", arguments.latency) as services:
+        workers = Workers(os.environ, services.workspace)  # read when each worker starts, after configure()
+        llm = services.llm
         try:
-            delays, plain_delays = start_delays(3, llm.api_base)
+            configure(services.redis.url, services.postgres.create_database("fleet_bench"))
+            ours, plain = enqueue_seconds(arguments.enqueue)
+            rows.append((f"enqueue {arguments.enqueue} bots (s)", ours, plain, "plain Celery messages"))
+            print(f"enqueue: {ours:.1f} s for {arguments.enqueue} bots, {plain:.1f} s for plain messages", flush=True)
+
+            start_workers(workers, 1)
+            try:
+                delays, plain_delays = start_delays(3, llm.api_base)
+            finally:
+                workers.stop_all()
+            rows.append(("enqueue to start, median (s)", statistics.median(delays), statistics.median(plain_delays),
+                         "no-op Celery task"))
+            print(f"start delay: median {statistics.median(delays):.3f} s (no-op task "
+                  f"{statistics.median(plain_delays):.3f} s)", flush=True)
+
+            for count in (int(n) for n in arguments.workers.split(",")):
+                bots = count * WORKER_CONCURRENCY * arguments.bots_per_slot
+                rate, ideal, calls = bots_per_minute(workers, count, bots, llm.api_base, arguments.latency)
+                rows.append((f"bots/min, {count} worker(s) x {WORKER_CONCURRENCY}, {bots} bots", rate, ideal,
+                             f"ideal ({calls} calls x {arguments.latency:g} s)"))
+                print(f"{count} worker(s): {rate:.1f} bots/min, ideal {ideal:.1f}", flush=True)
         finally:
             workers.stop_all()
-        rows.append(("enqueue to start, median (s)", statistics.median(delays), statistics.median(plain_delays), "no-op Celery task"))
-        print(f"start delay: median {statistics.median(delays):.3f} s (no-op task {statistics.median(plain_delays):.3f} s)", flush=True)
-
-        for count in (int(n) for n in arguments.workers.split(",")):
-            bots = count * WORKER_CONCURRENCY * arguments.bots_per_slot
-            rate, ideal, calls = bots_per_minute(workers, count, bots, llm.api_base, arguments.latency)
-            rows.append((f"bots/min, {count} worker(s) x {WORKER_CONCURRENCY}, {bots} bots", rate, ideal,
-                         f"ideal ({calls} calls x {arguments.latency:g} s)"))
-            print(f"{count} worker(s): {rate:.1f} bots/min, ideal {ideal:.1f}", flush=True)
-    finally:
-        workers.stop_all()
-        llm.stop()
-        botex_fleet.stop_otree_server(otree)
-        redis.stop()
-        postgres.stop()
     print(f"\nfleet on this machine ({os.cpu_count()} cores), stand-in LLM at {arguments.latency:g} s per call")
     print(f"{'measure':<46} {'value':>9} {'baseline':>9} {'ratio':>6}  baseline")
     for name, value, baseline, what in rows:

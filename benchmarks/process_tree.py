@@ -8,6 +8,7 @@ counted several times over.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -89,3 +90,16 @@ class SessionSampler:
         while not self._stop.is_set():
             self.sample()
             self._stop.wait(self.interval)
+
+
+def kill_sessions(sessions: set[int]) -> None:
+    """Kill every process of the given sessions (``setsid``), the caller's own session excepted."""
+    own = os.getsid(0)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _stat(int(entry))
+            if stat is not None and stat[1] in sessions and stat[1] != own:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass

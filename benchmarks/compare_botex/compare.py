@@ -9,6 +9,11 @@ end with one of:
 - fleet: ``botex-cli submit --wait`` with 2 workers on Redis (started and idle
   before the clock starts, as in a deployment).
 
+botex-fleet runs once per driver (``--drivers browser,http``). Each run has a
+time cap (``--cap``); a run that reaches it is stopped and shown as capped.
+Every process a run started is stopped when the run ends, and everything the
+comparison started when it ends or is interrupted (SIGINT, SIGTERM).
+
 For each run: wall time, CPU seconds and peak PSS of every process the run
 started (browsers, drivers, workers, Redis), LLM calls and prompt tokens per
 bot as the stand-in counted them, and the bots that reached oTree's last page.
@@ -22,6 +27,7 @@ import argparse
 import csv
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,13 +40,14 @@ sys.path.insert(0, str(REPO))
 
 import botex_fleet  # noqa: E402
 from benchmarks.example_otree import start_example_otree  # noqa: E402
-from benchmarks.process_tree import SessionSampler  # noqa: E402
+from benchmarks.process_tree import SessionSampler, kill_sessions  # noqa: E402
 from tests.support.fake_llm import FakeLLM, prompt_tokens  # noqa: E402
 from tests.support.services import RedisServer  # noqa: E402
 from tests.support.workers import BOTEX_CLI, Workers  # noqa: E402
 
 SESSION_BOTS = Path(__file__).with_name("session_bots.py")
 SYSTEMS = ("original", "embedded", "fleet")
+DRIVERS = ("browser", "http")
 FLEET_WORKERS = 2
 
 
@@ -50,6 +57,7 @@ class Run:
 
     system: str
     bots: int
+    capped: bool
     wall_seconds: float
     cpu_seconds: float
     peak_mb: float
@@ -83,38 +91,51 @@ class Bench:
     config: str
     original_python: str
     shims: str
+    cap_seconds: float
 
-    def run(self, system: str, bots: int) -> Run:
-        """Play one session of ``bots`` bots with ``system``, measured."""
-        db = str(self.workspace / f"{system}-{bots}.sqlite3")
+    def run(self, system: str, bots: int, driver: str | None = None) -> Run:
+        """Play one session of ``bots`` bots with ``system`` (botex-fleet's with ``driver``), measured."""
+        label = f"{system} {driver}" if driver else system
+        db = str(self.workspace / f"{label.replace(' ', '-')}-{bots}.sqlite3")
         first_request = len(self.llm.requests)
         sampler = SessionSampler()
-        workers = Workers(self._env(db, fleet=True), self.workspace)
+        workers = Workers(self._env(db, driver, fleet=True), self.workspace)
         if system == "fleet":
             for number in range(FLEET_WORKERS):
                 workers.start(f"bench{number}-{bots}", concurrency=-(-bots // FLEET_WORKERS))
             sampler.sessions.update(p.pid for p in workers.processes.values())
             sampler.pids.add(self.redis.process.pid)
             _wait_for_workers(FLEET_WORKERS)
-        log_path = self.workspace / f"{system}-{bots}.log"
+        log_path = self.workspace / f"{label.replace(' ', '-')}-{bots}.log"
+        capped = False
         try:
             with sampler, open(log_path, "w") as log:
                 started = time.monotonic()
                 process = subprocess.Popen(
-                    self._command(system, bots, db), env=self._env(db, fleet=system == "fleet"), cwd=self.workspace,
-                    start_new_session=True, stdout=subprocess.PIPE, stderr=log, text=True,
+                    self._command(system, bots, db), env=self._env(db, driver, fleet=system == "fleet"),
+                    cwd=self.workspace, start_new_session=True, stdout=subprocess.PIPE, stderr=log, text=True,
                 )
                 sampler.sessions.add(process.pid)
-                output, _ = process.communicate()
+                try:
+                    output, _ = process.communicate(timeout=self.cap_seconds)
+                except subprocess.TimeoutExpired:
+                    capped = True
+                    kill_sessions({process.pid})
+                    output, _ = process.communicate()
                 wall = time.monotonic() - started
         finally:
             workers.stop_all()
+            kill_sessions(sampler.sessions)  # whatever the run left: browsers, drivers, workers
         if process.returncode != 0 and not output.strip():
-            raise SystemExit(f"{system} with {bots} bots exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
+            raise SystemExit(f"{label} with {bots} bots exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
         requests = self.llm.requests[first_request:]
+        session_id = _session_id(output)
+        if session_id is None and not capped:
+            raise SystemExit(f"{label} with {bots} bots printed no session id: {output!r}")
         return Run(
-            system, bots, wall, sampler.cpu_seconds, sampler.peak_mb, len(requests),
-            sum(prompt_tokens(body) for body in requests), self._finished(_session_id(output)), sampler.peak_by_command,
+            label, bots, capped, wall, sampler.cpu_seconds, sampler.peak_mb, len(requests),
+            sum(prompt_tokens(body) for body in requests), self._finished(session_id) if session_id else 0,
+            sampler.peak_by_command,
         )
 
     def _command(self, system: str, bots: int, db: str) -> list[str]:
@@ -126,10 +147,11 @@ class Bench:
         return [BOTEX_CLI, "submit", "-s", self.config, "-p", str(bots), "-b", db, "-u", self.otree_url,
                 "-m", self.model, "-a", self.llm.api_base, "--wait"]
 
-    def _env(self, db: str, fleet: bool = False) -> dict[str, str]:
+    def _env(self, db: str, driver: str | None, fleet: bool = False) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key != "BOTEX_BROKER_URL"}
         return {
             **env,
+            **({"BOTEX_DRIVER": driver} if driver else {}),
             "PATH": f"{self.shims}{os.pathsep}{os.environ['PATH']}",
             "SE_OFFLINE": "true",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -148,12 +170,12 @@ class Bench:
         return sum(1 for row in rows if row["participant._index_in_pages"] == row["participant._max_page_index"])
 
 
-def _session_id(output: str) -> str:
+def _session_id(output: str) -> str | None:
     for line in output.splitlines():
         words = line.split()
         if words:
             return words[1].rstrip(":") if words[0] == "session" else words[0]
-    raise SystemExit(f"the run printed no session id: {output!r}")
+    return None
 
 
 def _wait_for_workers(count: int) -> None:
@@ -169,26 +191,26 @@ def _wait_for_workers(count: int) -> None:
 def print_table(runs: list[Run], latency: float, config: str) -> None:
     """The measured runs, then the ratios of botex-fleet to the original at each size."""
     print(f"\n{config}, stand-in LLM at {latency:g} s per call, {os.cpu_count()} cores")
-    header = f"{'system':<9} {'bots':>4} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'MB/bot':>7} {'calls/bot':>9} {'prompt tok/fin. bot':>19} {'finished':>8}"
+    header = f"{'system':<17} {'bots':>4} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'MB/bot':>7} {'calls/bot':>9} {'prompt tok/fin. bot':>19} {'finished':>8}"
     print(header)
     for run in runs:
-        print(f"{run.system:<9} {run.bots:>4} {run.wall_seconds:>7.1f} {run.cpu_seconds:>7.1f} {run.peak_mb:>8.0f} "
-              f"{run.mb_per_bot:>7.0f} {run.calls_per_bot:>9.1f} {run.prompt_tokens_per_finished_bot:>19.0f} "
-              f"{run.finished:>5}/{run.bots:<2}")
+        print(f"{run.system:<17} {run.bots:>4} {run.wall_seconds:>7.1f} {run.cpu_seconds:>7.1f} {run.peak_mb:>8.0f} "
+              f"{run.mb_per_bot:>7.1f} {run.calls_per_bot:>9.1f} {run.prompt_tokens_per_finished_bot:>19.0f} "
+              f"{run.finished:>5}/{run.bots:<2}{' (capped)' if run.capped else ''}")
     largest = max(run.bots for run in runs)
     print(f"\npeak memory by process name at {largest} bots (MB)")
     for run in runs:
         if run.bots == largest:
             split = sorted(run.peak_by_command.items(), key=lambda item: -item[1])
-            print(f"{run.system:<9} " + ", ".join(f"{name} {mb:.0f}" for name, mb in split))
+            print(f"{run.system:<17} " + ", ".join(f"{name} {mb:.0f}" for name, mb in split))
     print("\nratio to the original (targets at 16 bots: wall <= 0.5, MB/bot <= 0.5, prompt tokens <= 1.0)")
-    print(f"{'system':<9} {'bots':>4} {'wall':>6} {'CPU':>6} {'MB/bot':>7} {'prompt tok/fin. bot':>19}")
+    print(f"{'system':<17} {'bots':>4} {'wall':>6} {'CPU':>6} {'MB/bot':>7} {'prompt tok/fin. bot':>19}")
     originals = {run.bots: run for run in runs if run.system == "original"}
     for run in runs:
         base = originals.get(run.bots)
-        if run.system == "original" or base is None:
+        if run.system == "original" or base is None or base.prompt_tokens_per_finished_bot == 0:
             continue
-        print(f"{run.system:<9} {run.bots:>4} {run.wall_seconds / base.wall_seconds:>6.2f} "
+        print(f"{run.system:<17} {run.bots:>4} {run.wall_seconds / base.wall_seconds:>6.2f} "
               f"{run.cpu_seconds / base.cpu_seconds:>6.2f} {run.mb_per_bot / base.mb_per_bot:>7.2f} "
               f"{run.prompt_tokens_per_finished_bot / base.prompt_tokens_per_finished_bot:>19.2f}")
 
@@ -200,6 +222,8 @@ def main() -> None:
     parser.add_argument("--bots", default="2,8,16", help="session sizes (even numbers)")
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per stand-in LLM call")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="which systems to run")
+    parser.add_argument("--drivers", default=",".join(DRIVERS), help="botex-fleet's drivers to run")
+    parser.add_argument("--cap", type=float, default=600.0, help="seconds a run may take before it is stopped")
     parser.add_argument("--config", default="contribution_pair", help="oTree session config")
     parser.add_argument("--model", default="openai/gpt-4o-2024-08-06", help="model name sent to the stand-in")
     arguments = parser.parse_args()
@@ -211,15 +235,18 @@ def main() -> None:
     redis = RedisServer.start(str(workspace))
     os.environ["BOTEX_BROKER_URL"] = redis.url
     bench = Bench(workspace, otree_url, llm, redis, arguments.model, arguments.config,
-                  arguments.original_python, arguments.shims)
+                  arguments.original_python, arguments.shims, arguments.cap)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that everything started is stopped below
     runs: list[Run] = []
     try:
         for bots in (int(n) for n in arguments.bots.split(",")):
             for system in arguments.systems.split(","):
-                print(f"{system}: {bots} bots ...", end=" ", flush=True)
-                run = bench.run(system, bots)
-                runs.append(run)
-                print(f"{run.wall_seconds:.1f} s, {run.finished}/{bots} finished", flush=True)
+                for driver in [None] if system == "original" else arguments.drivers.split(","):
+                    print(f"{system} {driver or ''}: {bots} bots ...", end=" ", flush=True)
+                    run = bench.run(system, bots, driver)
+                    runs.append(run)
+                    print(f"{run.wall_seconds:.1f} s, {run.finished}/{bots} finished"
+                          f"{' (capped)' if run.capped else ''}", flush=True)
     finally:
         llm.stop()
         redis.stop()

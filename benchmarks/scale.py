@@ -1,0 +1,159 @@
+"""Many bots on one machine: 100, 300 and 1,000 concurrent HTTP bots in one worker.
+
+Real PostgreSQL, Redis, oTree and one worker process (Celery's thread pool,
+one slot per bot); the stand-in LLM answers after 10 s, a slow provider, so
+that the bots spend their time waiting as they would on a real one. The bots
+play ``widgets_pair`` sessions of 100 participants with the default driver
+(``auto``: all of these pages work over HTTP). For each size it prints the
+bots finished, the wall time, the page throughput, and the memory per
+concurrent bot (the peak PSS of the worker, and of every process the run
+started, oTree, PostgreSQL and Redis included). Baseline measured in the same
+run: a plain scripted HTTP client playing as many participants at once with
+no pauses at all, oTree's own page throughput on this machine.
+
+Run with ``bash benchmarks/run.sh scale`` (``--sizes 100,300,1000``, ``--latency 10``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.bench_services import fleet_services  # noqa: E402
+from benchmarks.process_tree import SessionSampler  # noqa: E402
+from tests.support.http_player import play_session  # noqa: E402
+from tests.support.services import PostgresCluster  # noqa: E402
+from tests.support.workers import Workers  # noqa: E402
+
+PARTICIPANTS_PER_SESSION = 100
+# The pages a participant of widgets_pair reads (its two wait pages not counted):
+# Introduction, Questionnaire, Decision, Results, Goodbye.
+PAGES_PER_PARTICIPANT = 5
+PLAIN_ANSWERS = {
+    "nickname": "Ann", "motivation": "Curious.", "age": "30", "expected_share": "0.5",
+    "likes_puzzles": "True", "favourite_colour": "Red", "risk_attitude": "2", "trust": "3",
+    "consent": "on", "cooperate": "True",
+}
+
+
+@dataclass
+class Run:
+    """One size's measurements."""
+
+    bots: int
+    finished: int
+    wall_seconds: float
+    worker_mb: float
+    all_mb: float
+    plain_pages_per_second: float
+
+    @property
+    def pages_per_second(self) -> float:
+        """Pages read by the bots that finished, per second of the run."""
+        return self.finished * PAGES_PER_PARTICIPANT / self.wall_seconds
+
+
+def session_sizes(bots: int) -> list[int]:
+    """Sessions of PARTICIPANTS_PER_SESSION (an even number per session) that add up to ``bots``."""
+    full, rest = divmod(bots, PARTICIPANTS_PER_SESSION)
+    return [PARTICIPANTS_PER_SESSION] * full + ([rest + rest % 2] if rest else [])
+
+
+def run_bots(bots: int, workers: Workers, services: list[int], api_base: str) -> Run:
+    """Play ``bots`` concurrent bots in one new worker, sampling its memory and that of ``services`` (pids)."""
+    import botex_fleet
+    from botex_core.progress import session_progress
+    from botex_worker.dispatch import enqueue, session_bots, wait_until_ended
+
+    db = os.environ["BOTEX_DB"]
+    codes = [botex_fleet.init_otree_session("widgets_pair", size, botex_db=db)["session_id"]
+             for size in session_sizes(bots)]
+    everyone = [bot for code in codes for bot in session_bots(code, db, model="openai/stand-in", api_base=api_base)]
+    name = f"scale{bots}"
+    workers.start(name, concurrency=len(everyone), queues=None)
+    workers.wait_ready(name, timeout=120)
+    worker, everything = SessionSampler(), SessionSampler()
+    worker.sessions.add(os.getsid(workers.processes[name].pid))
+    everything.sessions |= worker.sessions
+    for pid in services:  # a service in a session of its own is sampled with its children
+        if os.getsid(pid) != os.getsid(0):
+            everything.sessions.add(os.getsid(pid))
+        everything.pids.add(pid)
+    started = time.monotonic()
+    with worker, everything:
+        enqueue(everyone, db)
+        wait_until_ended(everyone, db)
+    wall = time.monotonic() - started
+    workers.stop_all()
+    finished = sum(session_progress(code, db).finished for code in codes)
+    return Run(len(everyone), finished, wall, worker.peak_mb, everything.peak_mb, 0.0)
+
+
+def plain_pages_per_second(participants: int) -> float:
+    """Pages per second that a plain scripted HTTP client gets from oTree with ``participants`` at once."""
+    import botex_fleet
+
+    urls = [url for size in session_sizes(participants)
+            for url in botex_fleet.init_otree_session("widgets_pair", size)["bot_urls"]]
+    started = time.monotonic()
+    play_session([(url, PLAIN_ANSWERS) for url in urls], timeout=1800)
+    return len(urls) * PAGES_PER_PARTICIPANT / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,300,1000", help="concurrent bots per run")
+    parser.add_argument("--latency", type=float, default=10.0, help="seconds per stand-in LLM call")
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    runs = []
+    with fleet_services("botex-scale-", arguments.latency) as services:
+        os.environ.update({
+            "BOTEX_BROKER_URL": services.redis.url, "BOTEX_DB": services.postgres.create_database("scale"),
+            "OPENAI_API_KEY": "sk-scale", "BOTEX_VISIBILITY_TIMEOUT": "3600", "BOTEX_WAIT_TIMEOUT": "1800",
+            "BOTEX_GIVE_BACK_SLOT_SECONDS": "1800",
+        })
+        from botex_worker.app import configure_app
+
+        configure_app()
+        workers = Workers(os.environ, services.workspace)
+        pids = [services.otree.pid, services.redis.process.pid, postgres_pid(services.postgres)]
+        try:
+            for bots in (int(size) for size in arguments.sizes.split(",")):
+                run = run_bots(bots, workers, pids, services.llm.api_base)
+                run.plain_pages_per_second = plain_pages_per_second(run.bots)
+                runs.append(run)
+                print(f"{run.bots} bots: {run.finished} finished in {run.wall_seconds:.0f} s, "
+                      f"{run.pages_per_second:.1f} pages/s (plain client {run.plain_pages_per_second:.1f}), "
+                      f"worker {run.worker_mb / run.bots:.1f} MB per bot", flush=True)
+        finally:
+            workers.stop_all()
+    print_table(runs, arguments.latency)
+
+
+def postgres_pid(postgres: PostgresCluster) -> int:
+    """The postmaster's pid, from its pid file."""
+    return int((Path(postgres.data_dir) / "postmaster.pid").read_text().split()[0])
+
+
+def print_table(runs: list[Run], latency: float) -> None:
+    print(f"\nHTTP bots in one worker on this machine ({os.cpu_count()} cores), stand-in LLM at {latency:g} s per call")
+    print("| bots | finished | wall | pages/s | plain client pages/s | ratio | worker MB per bot | all MB per bot |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for run in runs:
+        print(f"| {run.bots} | {run.finished} | {run.wall_seconds:.0f} s | {run.pages_per_second:.1f} "
+              f"| {run.plain_pages_per_second:.1f} | {run.pages_per_second / run.plain_pages_per_second:.2f} "
+              f"| {run.worker_mb / run.bots:.1f} | {run.all_mb / run.bots:.1f} |")
+    print("baseline: a plain scripted HTTP client, as many participants at once, no pauses (oTree's own ceiling)")
+
+
+if __name__ == "__main__":
+    main()
