@@ -7,9 +7,11 @@ play ``widgets_pair`` sessions of 100 participants with the default driver
 (``auto``: all of these pages work over HTTP). For each size it prints the
 bots finished, the wall time, the page throughput, and the memory per
 concurrent bot (the peak PSS of the worker, and of every process the run
-started, oTree, PostgreSQL and Redis included). Baseline measured in the same
-run: a plain scripted HTTP client playing as many participants at once with
-no pauses at all, oTree's own page throughput on this machine.
+started, oTree, PostgreSQL and Redis included). Baselines: the ideal, a
+fleet whose only cost is waiting for the LLM (each bot's pages in the time of
+its LLM calls, LLM calls per bot x latency), and, measured in the same run, a
+plain scripted HTTP client playing as many participants at once with no
+pauses at all: oTree's own page throughput on this machine.
 
 Run with ``bash benchmarks/run.sh scale`` (``--sizes 100,300,1000``, ``--latency 10``).
 """
@@ -51,14 +53,19 @@ class Run:
     bots: int
     finished: int
     wall_seconds: float
+    llm_calls: int
     worker_mb: float
     all_mb: float
-    plain_pages_per_second: float
+    plain_pages_per_second: float = 0.0
 
     @property
     def pages_per_second(self) -> float:
         """Pages read by the bots that finished, per second of the run."""
         return self.finished * PAGES_PER_PARTICIPANT / self.wall_seconds
+
+    def ideal_pages_per_second(self, latency: float) -> float:
+        """Pages per second if the bots only ever waited for their LLM calls."""
+        return self.bots * PAGES_PER_PARTICIPANT / (self.llm_calls / self.bots * latency)
 
 
 def session_sizes(bots: int) -> list[int]:
@@ -93,8 +100,9 @@ def run_bots(bots: int, workers: Workers, services: list[int], api_base: str) ->
         wait_until_ended(everyone, db)
     wall = time.monotonic() - started
     workers.stop_all()
-    finished = sum(session_progress(code, db).finished for code in codes)
-    return Run(len(everyone), finished, wall, worker.peak_mb, everything.peak_mb, 0.0)
+    progress = [session_progress(code, db) for code in codes]
+    return Run(len(everyone), sum(p.finished for p in progress), wall, sum(p.llm_calls for p in progress),
+               worker.peak_mb, everything.peak_mb)
 
 
 def plain_pages_per_second(participants: int) -> float:
@@ -132,8 +140,9 @@ def main() -> None:
                 run.plain_pages_per_second = plain_pages_per_second(run.bots)
                 runs.append(run)
                 print(f"{run.bots} bots: {run.finished} finished in {run.wall_seconds:.0f} s, "
-                      f"{run.pages_per_second:.1f} pages/s (plain client {run.plain_pages_per_second:.1f}), "
-                      f"worker {run.worker_mb / run.bots:.1f} MB per bot", flush=True)
+                      f"{run.pages_per_second:.1f} pages/s (ideal {run.ideal_pages_per_second(arguments.latency):.1f}, "
+                      f"plain client {run.plain_pages_per_second:.1f}), worker {run.worker_mb / run.bots:.1f} MB per bot",
+                      flush=True)
         finally:
             workers.stop_all()
     print_table(runs, arguments.latency)
@@ -146,13 +155,16 @@ def postgres_pid(postgres: PostgresCluster) -> int:
 
 def print_table(runs: list[Run], latency: float) -> None:
     print(f"\nHTTP bots in one worker on this machine ({os.cpu_count()} cores), stand-in LLM at {latency:g} s per call")
-    print("| bots | finished | wall | pages/s | plain client pages/s | ratio | worker MB per bot | all MB per bot |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| bots | finished | wall | pages/s | ideal pages/s | ratio | plain client pages/s | worker MB per bot "
+          "| all MB per bot |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for run in runs:
-        print(f"| {run.bots} | {run.finished} | {run.wall_seconds:.0f} s | {run.pages_per_second:.1f} "
-              f"| {run.plain_pages_per_second:.1f} | {run.pages_per_second / run.plain_pages_per_second:.2f} "
+        ideal = run.ideal_pages_per_second(latency)
+        print(f"| {run.bots} | {run.finished} | {run.wall_seconds:.0f} s | {run.pages_per_second:.1f} | {ideal:.1f} "
+              f"| {run.pages_per_second / ideal:.2f} | {run.plain_pages_per_second:.1f} "
               f"| {run.worker_mb / run.bots:.1f} | {run.all_mb / run.bots:.1f} |")
-    print("baseline: a plain scripted HTTP client, as many participants at once, no pauses (oTree's own ceiling)")
+    print("baselines: the ideal (only LLM waits: LLM calls per bot x latency); a plain scripted HTTP client, "
+          "as many participants at once, no pauses (oTree's own ceiling)")
 
 
 if __name__ == "__main__":

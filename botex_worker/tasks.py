@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import Task
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from botex_core.bot.driver import driver_for
 from botex_core.bot.job import BotOutcome, BotSettings, Waiting
@@ -39,7 +40,8 @@ TASK_NAME = "botex.run_bot"
 COME_BACK_SECONDS = 2
 # The longest pause between two tries of a bot during an outage.
 MAX_OUTAGE_PAUSE_SECONDS = 60
-STORE_DOWN = (OperationalError, StoreUnreachableError)
+# The store did not answer, or every connection of the pool stayed busy.
+STORE_DOWN = (OperationalError, PoolTimeoutError, StoreUnreachableError)
 
 
 class OutageTooLong(BotexError):

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from botex_core.bot.driver import WaitPolls
 from botex_core.bot.html_page import form_submission, needs_javascript, parse_page
@@ -23,6 +25,16 @@ from botex_core.errors import BotexError, DriverError, OtreeUnreachableError
 
 # Statuses of a server (or a proxy before it) that is down or overloaded for now.
 _UNAVAILABLE = {502, 503, 504}
+# The bots of a process share one pool of connections, so that a thousand bots
+# thinking about their answers do not hold a thousand idle connections. A
+# connection the server closed while idle is tried again, as browsers do; so
+# is a form, which oTree never takes twice (it sends a participant who posts
+# an old page on to the current one).
+_SHARED_CONNECTIONS = HTTPAdapter(
+    pool_connections=4, pool_maxsize=32,
+    max_retries=Retry(total=3, connect=3, read=2, status=0, allowed_methods={"GET", "POST"}, backoff_factor=0.1,
+                      raise_on_status=False),
+)
 
 
 class HttpDriverError(DriverError):
@@ -113,7 +125,9 @@ class HttpDriver:
 
 @contextmanager
 def open_http_driver(page_timeout: float = 60.0, strict: bool = True) -> Iterator[HttpDriver]:
-    """An HTTP driver with a session of its own, closed on every way out of the block."""
-    with requests.Session() as session:
-        session.headers["User-Agent"] = "botex-fleet"
-        yield HttpDriver(session, page_timeout, strict)
+    """An HTTP driver with a session (cookies) of its own on the process's shared connections."""
+    session = requests.Session()
+    session.headers["User-Agent"] = "botex-fleet"
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, _SHARED_CONNECTIONS)
+    yield HttpDriver(session, page_timeout, strict)

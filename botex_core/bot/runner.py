@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from botex_core.bot.dialogue import Dialogue
 from botex_core.bot.driver import Driver, DriverError, OpenDriver
@@ -43,7 +44,8 @@ class SlotGivenBack(BotStop):
 
 def _is_infrastructure(exc: BaseException) -> bool:
     """Driver, network and database faults: another try may well succeed."""
-    return isinstance(exc, (DriverError, OtreeUnreachableError, StoreUnreachableError, OperationalError, ConnectionError))
+    return isinstance(exc, (DriverError, OtreeUnreachableError, StoreUnreachableError, OperationalError,
+                            PoolTimeoutError, ConnectionError))
 
 
 def run_bot(

@@ -93,7 +93,8 @@ def _new_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
             return _sqlite_engine(url)
-        return create_engine(url, pool_pre_ping=True)
+        # Many bots share a process: each holds a connection only while it writes.
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several kinds here
         raise ConfigurationError(f"cannot use botex database '{masked(url)}': {_first_line(exc)}") from None
 
