@@ -88,7 +88,8 @@ def test_auto_plays_a_javascript_page_in_chromium_and_the_rest_over_http(
     answers = {answer["question_id"] for answer in read_responses_from_botex_db(sqlite_db, session["session_id"])}
     assert answers == {"bid", "comment"}
     pages_read = [r["messages"][-1]["content"] for r in fake_llm.requests]
-    assert any("Today's price of the good: 42 points" in prompt for prompt in pages_read)  # the script ran
+    # the next page shows what the script put into the hidden field, as oTree stored it
+    assert any("at a price of 42 points" in prompt for prompt in pages_read)
 
 
 def test_http_fails_a_bot_on_a_javascript_page_with_its_reason(
