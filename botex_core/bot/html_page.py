@@ -30,9 +30,13 @@ _FORM_SCRIPT_SIGNS = ("forminputs", "formInputs", ".value", "createElement", "in
                       "appendChild", "liveSend")
 
 
-def parse_page(url: str, document: str) -> Page:
-    """The page model of the oTree page at ``url`` with the HTML ``document``."""
-    root = html.document_fromstring(document)
+def read_html(document: str) -> HtmlElement:
+    """The parsed HTML ``document``, for the functions below (parsed once per page)."""
+    return html.document_fromstring(document)
+
+
+def parse_page(url: str, root: HtmlElement) -> Page:
+    """The page model of the oTree page at ``url`` with the parsed HTML ``root``."""
     form = _first_or_body(root, "#form")
     title = _first(root, "#_otree-title, .otree-title")
     return Page(
@@ -46,10 +50,9 @@ def parse_page(url: str, document: str) -> Page:
     )
 
 
-def needs_javascript(document: str) -> str | None:
+def needs_javascript(root: HtmlElement) -> str | None:
     """Why the page cannot be played without a browser, or None when its HTML is all it needs:
     a live page, a form field filled in by a script, or a script that changes the page's form."""
-    root = html.document_fromstring(document)
     if _first(root, "#otree-live") is not None:
         return "a live page (it talks to the server with liveSend)"
     form = _first(root, "#form")
@@ -64,14 +67,13 @@ def needs_javascript(document: str) -> str | None:
     return None
 
 
-def form_submission(document: str, answers: dict[str, Any]) -> tuple[str | None, list[tuple[str, str]]] | None:
+def form_submission(root: HtmlElement, answers: dict[str, Any]) -> tuple[str | None, list[tuple[str, str]]] | None:
     """The form's action and the fields a browser would post after filling in ``answers`` and
     pressing the answer's button (else oTree's next button); None when nothing submits the page.
 
     Every field of the form is sent as a browser sends it: unchecked checkboxes and
     radios are left out, a checked checkbox sends its value ("on" by default).
     """
-    root = html.document_fromstring(document)
     form = _first(root, "#form")
     if form is None:
         return None

@@ -15,11 +15,12 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
+from lxml.html import HtmlElement
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from botex_core.bot.driver import WaitPolls
-from botex_core.bot.html_page import form_submission, needs_javascript, parse_page
+from botex_core.bot.html_page import form_submission, needs_javascript, parse_page, read_html
 from botex_core.bot.page import Page
 from botex_core.errors import BotexError, DriverError, OtreeUnreachableError
 
@@ -58,7 +59,7 @@ class HttpDriver:
         self._strict = strict
         self._polls = WaitPolls()
         self._url = ""
-        self._document = ""
+        self._html: HtmlElement | None = None
         self._page: Page | None = None
         self.javascript_needed: str | None = None
 
@@ -74,7 +75,7 @@ class HttpDriver:
 
     def submit(self, answers: dict[str, Any]) -> Page:
         """Post the form with ``answers`` as a browser would and return the page that follows."""
-        submission = form_submission(self._document, answers)
+        submission = form_submission(self._html, answers) if self._html is not None else None
         if submission is None:
             raise HttpDriverError("the page has no button to submit it")
         action, fields = submission
@@ -108,10 +109,10 @@ class HttpDriver:
             raise OtreeUnreachableError(f"the oTree server did not answer (HTTP {response.status_code})")
         if not response.ok:
             raise HttpDriverError(f"{failure}: HTTP {response.status_code}")
-        self._url, self._document = response.url, response.text
-        self._page = self._polls.seen(parse_page(self._url, self._document))
+        self._url, self._html = response.url, read_html(response.text)
+        self._page = self._polls.seen(parse_page(self._url, self._html))
         self.javascript_needed = None
-        reason = needs_javascript(self._document)
+        reason = needs_javascript(self._html)
         if reason is not None:
             self._needs_javascript(reason)
         return self._page

@@ -96,22 +96,25 @@ def run_bot(
             wait_rules = WaitRules(settings.wait_timeout, give_back_after, waiting)
             _play(driver, page, dialogue, recorder, settings, name, superseded, wait_rules)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
-        if isinstance(exc, Superseded) or superseded():
-            return _lost_lease(name)
-        try:
-            recorder.save_conversation(dialogue.messages, settings.bot_parms())
-        except Superseded:
+        if isinstance(exc, Superseded) or superseded() or not _conversation_saved(recorder, dialogue, settings):
             return _lost_lease(name)
         return _stopped(exc, recorder, name)
-    try:
-        recorder.save_conversation(dialogue.messages, settings.bot_parms())
-    except Superseded:
+    if not _conversation_saved(recorder, dialogue, settings):
         return _lost_lease(name)
     confused = dialogue.confused_replies
     reason = f"stayed confused on {confused} prompt(s)" if confused else None
     recorder.end(BotStatus.FINISHED, reason)
     logger.info("%s finished", name)
     return BotOutcome(BotStatus.FINISHED, reason)
+
+
+def _conversation_saved(recorder: BotRecorder, dialogue: Dialogue, settings: BotSettings) -> bool:
+    """Save the bot's conversation; False when another run took the participant over (nothing is saved)."""
+    try:
+        recorder.save_conversation(dialogue.messages, settings.bot_parms())
+    except Superseded:
+        return False
+    return True
 
 
 def _lost_lease(name: str) -> BotOutcome:

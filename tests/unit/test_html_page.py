@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botex_core.bot.html_page import form_submission, needs_javascript, parse_page
+from botex_core.bot.html_page import form_submission, needs_javascript, parse_page, read_html
 from botex_core.bot.page import Widget
 
 PAGE = """<!DOCTYPE html><html><head><title>tab</title><script>var x = 1;</script></head><body>
@@ -35,7 +35,7 @@ PAGE = """<!DOCTYPE html><html><head><title>tab</title><script>var x = 1;</scrip
 
 
 def test_the_page_model_has_what_a_participant_sees() -> None:
-    page = parse_page("http://otree/p/abc/app/Questions/2", PAGE)
+    page = parse_page("http://otree/p/abc/app/Questions/2", read_html(PAGE))
     assert page.title == "About you" and page.name == "Questions"
     assert "Please answer." in page.text and "secret" not in page.text and "Debug" not in page.text
     assert "-------- Red Green" in page.text  # a browser shows the options of a select
@@ -54,26 +54,26 @@ def test_the_page_model_has_what_a_participant_sees() -> None:
 
 def test_the_form_is_posted_as_a_browser_posts_it() -> None:
     answers = {"age": 30, "colour": "R", "risk": "1", "consent": True, "why": "fun", "share": "0.9"}
-    action, fields = form_submission(PAGE, answers)  # type: ignore[misc]
+    action, fields = form_submission(read_html(PAGE), answers)  # type: ignore[misc]
     assert action is None  # to the page's own address
     assert fields == [("age", "30"), ("colour", "R"), ("risk", "1"), ("consent", "on"), ("why", "fun")]
 
 
 def test_unanswered_fields_keep_what_the_page_holds_and_a_button_answer_presses_it() -> None:
-    _, fields = form_submission(PAGE, {"choice": "B", "consent": False})  # type: ignore[misc]
+    _, fields = form_submission(read_html(PAGE), {"choice": "B", "consent": False})  # type: ignore[misc]
     assert fields == [("age", ""), ("colour", "G"), ("risk", "2"), ("why", "old"), ("choice", "B")]
 
 
 def test_a_page_without_a_way_to_submit_it_has_no_submission() -> None:
-    assert form_submission(PAGE.replace('<button class="otree-btn-next btn">Next</button>', ""), {}) is None
-    assert form_submission("<html><body><p>The end.</p></body></html>", {}) is None
+    assert form_submission(read_html(PAGE.replace('<button class="otree-btn-next btn">Next</button>', "")), {}) is None
+    assert form_submission(read_html("<html><body><p>The end.</p></body></html>"), {}) is None
 
 
 def test_pages_that_need_javascript_say_why() -> None:
-    assert needs_javascript(PAGE) is None
+    assert needs_javascript(read_html(PAGE)) is None
     live = PAGE.replace("</body>", '<script src="/static/otree/js/live.js" id="otree-live"></script></body>')
-    assert needs_javascript(live).startswith("a live page")
+    assert needs_javascript(read_html(live)).startswith("a live page")
     hidden = PAGE.replace('<textarea', '<input type="hidden" name="price_seen"><textarea')
-    assert needs_javascript(hidden) == "a field filled in by a script (price_seen)"
+    assert needs_javascript(read_html(hidden)) == "a field filled in by a script (price_seen)"
     scripted = PAGE.replace("</form>", "</form><script>forminputs.age.value = 40;</script>")
-    assert needs_javascript(scripted) == "a script that changes the form"
+    assert needs_javascript(read_html(scripted)) == "a script that changes the form"
