@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import cache
 from types import ModuleType
 from typing import Any, Literal, TypeVar
 
@@ -186,17 +187,27 @@ def environment_for_child() -> dict[str, str]:
     return dict(os.environ)
 
 
+@cache
 def load_litellm() -> ModuleType:
-    """Import LiteLLM with its price table read from the package, never fetched from the network.
+    """Import and set up LiteLLM once per process, with its price table read from the
+    package, never fetched from the network.
 
-    LiteLLM reads this one switch only from the environment, when it is first
-    imported; a value the user set is kept.
+    LiteLLM reads that switch only from the environment, when it is first imported;
+    a value the user set is kept. OpenAI-compatible providers get one HTTP client
+    for the whole process with no cap on connections (httpx caps a client at 100,
+    which would hold a worker's hundreds of bots back to 100 LLM calls at a time);
+    a client the user gave LiteLLM is kept.
     """
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import httpx
     import litellm
 
     litellm.suppress_debug_info = True
     # LiteLLM reports every call at INFO; the bots' own log and the store say what matters.
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    if litellm.client_session is None:
+        litellm.client_session = httpx.Client(
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None), follow_redirects=True,
+        )
     return litellm

@@ -140,7 +140,7 @@ def wait_until_ended(bots: list[BotSettings], botex_db: str, poll_seconds: float
     """Block until every bot's row in ``botex_db`` says finished, failed or abandoned."""
     pending = {(bot.session_id, bot.participant_id) for bot in bots}
     while pending:
-        pending = {key for key in pending if not ledger.has_ended(botex_db, *key)}
+        pending = ledger.not_ended(botex_db, pending)
         if pending:
             time.sleep(poll_seconds)
 

@@ -97,6 +97,18 @@ def test_bot_urls_follow_time_in_and_time_out(botex_db: str) -> None:
     assert get_bot_urls("othersession", botex_db) == []
 
 
+def test_the_bots_not_ended_are_found_across_sessions_in_one_look(botex_db: str) -> None:
+    from botex_core.store import BotStatus
+    from botex_core.store.ledger import end, not_ended
+
+    first, _, second = make_session(botex_db)
+    (other, _, _) = make_session(botex_db, "sess0002")
+    end(botex_db, "sess0001", second, BotStatus.FAILED, "gave up")
+    end(botex_db, "sess0002", other, BotStatus.FINISHED)
+    asked = {("sess0001", first), ("sess0001", second), ("sess0002", other), ("sess0003", "unknown")}
+    assert not_ended(botex_db, asked) == {("sess0001", first)}
+
+
 def test_reads_filter_by_session(botex_db: str) -> None:
     first = make_session(botex_db, "sessAAAA", (False,))
     second = make_session(botex_db, "sessBBBB", (False, False))

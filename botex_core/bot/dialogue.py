@@ -28,6 +28,7 @@ from botex_core.bot.schemas import (
     SummaryReply,
     page_reply_model,
     questions_for_prompt,
+    reply_schema,
 )
 from botex_core.llm.client import LLMClient, LLMFailure
 
@@ -104,7 +105,7 @@ class Dialogue:
         user = {"role": "user", "content": prompt}
         self.messages.append(user)
         context = self.messages if self._full_history else [self._system, user]
-        schema = model.model_json_schema()
+        schema = reply_schema(model)
         last_valid: ReplyT | None = None
         problem = ""
         confused_tries = 0

@@ -27,12 +27,13 @@ from botex_core.errors import BotexError, DriverError, OtreeUnreachableError
 # Statuses of a server (or a proxy before it) that is down or overloaded for now.
 _UNAVAILABLE = {502, 503, 504}
 # The bots of a process share one pool of connections, so that a thousand bots
-# thinking about their answers do not hold a thousand idle connections. A
-# connection the server closed while idle is tried again, as browsers do; so
+# thinking about their answers do not hold a thousand idle connections; when
+# all are busy, a bot waits for one instead of opening (and dropping) another.
+# A connection the server closed while idle is tried again, as browsers do; so
 # is a form, which oTree never takes twice (it sends a participant who posts
 # an old page on to the current one).
 _SHARED_CONNECTIONS = HTTPAdapter(
-    pool_connections=4, pool_maxsize=32,
+    pool_connections=4, pool_maxsize=32, pool_block=True,
     max_retries=Retry(total=3, connect=3, read=2, status=0, allowed_methods={"GET", "POST"}, backoff_factor=0.1,
                       raise_on_status=False),
 )

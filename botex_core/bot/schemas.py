@@ -7,6 +7,8 @@ models cannot produce answers oTree would reject for their form.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -71,7 +73,24 @@ def answer_type(question: Question) -> Any:
 
 
 def page_reply_model(questions: list[Question]) -> type[Reply]:
-    """The reply model of a page with ``questions``."""
+    """The reply model of a page with ``questions`` (built once per set of questions:
+    the bots of a fleet read the same pages)."""
+    return _reply_model_of(tuple(question.model_dump_json() for question in questions))
+
+
+def reply_schema(model: type[Reply]) -> dict[str, Any]:
+    """The JSON schema of a reply model (a fresh copy: requests may change it)."""
+    return json.loads(_schema_text(model))
+
+
+@lru_cache(maxsize=1024)
+def _schema_text(model: type[Reply]) -> str:
+    return json.dumps(model.model_json_schema())
+
+
+@lru_cache(maxsize=1024)
+def _reply_model_of(question_json: tuple[str, ...]) -> type[Reply]:
+    questions = [Question.model_validate_json(item) for item in question_json]
     answer_fields: dict[str, Any] = {}
     for question in questions:
         answer_model = create_model(

@@ -204,6 +204,21 @@ def has_ended(botex_db: str, session_id: str, participant_id: str) -> bool:
     return participant is None or participant.status in BotStatus.ended()
 
 
+def not_ended(botex_db: str, bots: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of ``bots`` (session id, participant id) that have not finished, failed or
+    been abandoned, asked in one query per thousand sessions (unknown bots count as ended)."""
+    sessions = sorted({session_id for session_id, _ in bots})
+    pending: set[tuple[str, str]] = set()
+    with session_scope(botex_db) as session:
+        for start in range(0, len(sessions), _CHUNK):
+            query = select(Participant.session_id, Participant.participant_id).where(
+                Participant.session_id.in_(sessions[start:start + _CHUNK]),
+                or_(Participant.status.is_(None), Participant.status.not_in(BotStatus.ended())),
+            )
+            pending.update((row.session_id, row.participant_id) for row in session.execute(query))
+    return pending & bots
+
+
 def bot_urls(session_id: str, botex_db: str, already_started: bool = False) -> list[str]:
     """URLs of the session's bots that have not started (or, with ``already_started``, not finished),
     in oTree's order, so that the members of a group follow each other."""

@@ -69,6 +69,13 @@ def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = N
     return text[: schema.get("maxLength", len(text))]
 
 
+class _RoomyHTTPServer(ThreadingHTTPServer):
+    """A threading server whose listen queue holds a fleet's worth of connections
+    (the default of 5 drops connections when hundreds of bots ask at once)."""
+
+    request_queue_size = 1024
+
+
 class FakeLLM:
     """The server: start it, point LiteLLM at ``api_base``, queue faults, read what it saw."""
 
@@ -80,7 +87,7 @@ class FakeLLM:
         self.arrivals: list[float] = []
         self._faults: deque[dict[str, Any]] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server = _RoomyHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

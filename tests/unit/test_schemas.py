@@ -12,6 +12,7 @@ from botex_core.bot.schemas import (
     form_value,
     page_reply_model,
     questions_for_prompt,
+    reply_schema,
 )
 
 
@@ -76,3 +77,15 @@ def test_the_prompt_lists_questions_with_their_choices_and_bounds() -> None:
         {"id": "n", "type": "float", "label": "Share", "min": 0, "max": 1},
         {"id": "c", "type": "radio", "label": "Pick", "choices": ["Yes"]},
     ]
+
+
+def test_a_page_model_is_built_once_per_set_of_questions_and_its_schema_copied_for_each_request() -> None:
+    age = Question(id="age", widget=Widget.INTEGER, label="Your age", min=18, max=99)
+    same_age = Question(id="age", widget=Widget.INTEGER, label="Your age", min=18, max=99)
+    older = Question(id="age", widget=Widget.INTEGER, label="Your age", min=60, max=99)
+    assert page_reply_model([age]) is page_reply_model([same_age])
+    assert page_reply_model([age]) is not page_reply_model([older])
+    first, second = reply_schema(page_reply_model([age])), reply_schema(page_reply_model([age]))
+    assert first == second == page_reply_model([age]).model_json_schema()
+    first["properties"].clear()
+    assert reply_schema(page_reply_model([age]))["properties"], "a request that changes its schema changes no other"
