@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60.0
 COOL_DOWN_SECONDS = 5.0
+REDIS_CONNECTIONS = 32
+REDIS_CONNECTION_WAIT_SECONDS = 30.0
 _LIMIT = re.compile(r"^\s*(\d+)\s*(rpm|tpm)\s*$")
 
 
@@ -106,7 +108,12 @@ class RedisRateLimiter:
     """One queue's limiter, shared by every worker that talks to the same Redis."""
 
     def __init__(self, redis_url: str, queue: str, limits: Limits, window_seconds: float = WINDOW_SECONDS) -> None:
-        client = redis.Redis.from_url(redis_url)
+        # The bots of a process share a few connections and wait for a free one: with
+        # redis-py's own pool, bots beyond its 100 connections would go unpaced.
+        pool = redis.BlockingConnectionPool.from_url(
+            redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_CONNECTION_WAIT_SECONDS,
+        )
+        client = redis.Redis(connection_pool=pool)
         self._limits = limits
         self._window_ms = int(window_seconds * 1000)
         self._keys = [f"botex:ratelimit:{queue}:log", f"botex:ratelimit:{queue}:hold"]

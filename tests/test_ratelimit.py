@@ -87,6 +87,22 @@ def test_tokens_and_requests_count_from_the_reply() -> None:
     assert WINDOW * 0.9 <= waited <= WINDOW * 1.2, f"waited {waited:.2f} s for a window counted from the reply"
 
 
+def test_hundreds_of_bots_of_one_process_are_all_paced(redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    import redis
+
+    bots = 200
+    limiter = RedisRateLimiter(redis_server.url, "botex.crowd", Limits(requests=1000), window_seconds=WINDOW)
+    # Redis stalls for a moment, so that every bot's request is in flight at once.
+    redis.Redis.from_url(redis_server.url).execute_command("CLIENT", "PAUSE", "1000", "ALL")
+    asking = [threading.Thread(target=limiter.acquire, args=(1,)) for _ in range(bots)]
+    for thread in asking:
+        thread.start()
+    for thread in asking:
+        thread.join(60)
+    assert "not pacing" not in caplog.text
+    assert redis.Redis.from_url(redis_server.url).zcard("botex:ratelimit:botex.crowd:log") == bots
+
+
 def test_redis_limiter_counts_from_the_reply(redis_server: RedisServer) -> None:
     limiter = RedisRateLimiter(redis_server.url, "botex.reply", Limits(requests=1), window_seconds=WINDOW)
     grant = limiter.acquire(10)
