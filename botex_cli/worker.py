@@ -11,8 +11,9 @@ from botex_cli import options
 @click.option("-Q", "--queues", envvar="BOTEX_WORKER_QUEUES", default=None,
               help="Comma-separated queues to take bots from; default: every provider's queue, "
                    "as 'botex-cli submit' sends them (botex.openai, botex.anthropic, ...) [env BOTEX_WORKER_QUEUES].")
-@click.option("-c", "--concurrency", envvar="BOTEX_WORKER_CONCURRENCY", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Bots at once (each runs a browser: about 4 per 2 cores) [env BOTEX_WORKER_CONCURRENCY].")
+@click.option("-c", "--concurrency", envvar="BOTEX_WORKER_CONCURRENCY", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Bots at once. Bots over HTTP cost little (hundreds fit one worker); a bot in a Chromium tab "
+                   "takes about 50 MB and more CPU (about 16 per 2 cores) [env BOTEX_WORKER_CONCURRENCY].")
 @click.option("-n", "--hostname", envvar="BOTEX_WORKER_NAME", default=None,
               help="Worker name; %h is the host name (default: botex@<host>-<pid>) [env BOTEX_WORKER_NAME].")
 @click.option("-l", "--loglevel", default="INFO", show_default=True)
