@@ -17,7 +17,7 @@ def _botex_data_command(name: str, exporter_name: str, summary: str) -> click.Co
 
     @click.argument("csv_file")
     @click.option("--session", default=None, help="Only this session.")
-    @options.botex_db
+    @options.existing_botex_db
     def command(csv_file: str, session: str | None, botex_db: str) -> None:
         import botex_fleet
 

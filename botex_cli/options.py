@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from botex_core.bot.driver import DRIVERS
+from botex_core.errors import ConfigurationError
 from botex_core.settings import DEFAULT_BOTEX_DB, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL
 
-botex_db = click.option(
-    "-b", "--botex-db", envvar="BOTEX_DB", default=DEFAULT_BOTEX_DB, show_default=True,
-    help="botex database: a SQLite file or a SQLAlchemy URL [env BOTEX_DB].",
-)
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def _botex_db_option(**extra: Any) -> Callable[[FC], FC]:
+    return click.option(
+        "-b", "--botex-db", envvar="BOTEX_DB", default=DEFAULT_BOTEX_DB, show_default=True,
+        help="botex database: a SQLite file or a SQLAlchemy URL [env BOTEX_DB].", **extra,
+    )
+
+
+def _existing(ctx: click.Context, param: click.Parameter, botex_db: str) -> str:
+    if "://" not in botex_db and not os.path.isfile(botex_db):
+        raise ConfigurationError(
+            f"no botex database at '{botex_db}': run where it is, or give it with --botex-db or BOTEX_DB"
+        )
+    return botex_db
+
+
+# The database bots write to (made on first use), and one that commands only read (it must exist).
+botex_db = _botex_db_option()
+existing_botex_db = _botex_db_option(callback=_existing)
 otree_server_url = click.option(
     "-u", "--otree-server-url", envvar="OTREE_SERVER_URL", default=DEFAULT_OTREE_SERVER_URL, show_default=True,
     help="oTree server URL [env OTREE_SERVER_URL].",

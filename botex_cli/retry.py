@@ -12,7 +12,7 @@ from botex_cli import options
 @click.option("-m", "--model", default=None, help="Another LiteLLM model for the bots (default: each bot's own).")
 @click.option("-a", "--api-base", default=None, help="Another LLM server base URL (default: each bot's own).")
 @options.queue
-@options.botex_db
+@options.existing_botex_db
 def retry(session: str, model: str | None, api_base: str | None, queue: str | None, botex_db: str) -> None:
     """Re-enqueue the unfinished and failed bots of SESSION; they resume where they stood.
 

@@ -15,7 +15,7 @@ STATUSES = ("queued", "running", RECOVERING, "finished", "failed", "abandoned")
 
 @click.command()
 @click.argument("session", required=False)
-@options.botex_db
+@options.existing_botex_db
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(session: str | None, botex_db: str, as_json: bool) -> None:
     """Bots per status, pages, answers, tokens and estimated cost of one session (or of all)."""

@@ -226,3 +226,13 @@ def test_botex_tells_a_rejected_rest_key_from_an_unreachable_server(otree_server
                  env=clean_env(), cwd=tmp_path)
     assert result.returncode == 1
     assert "rejected the REST key" in result.stderr and "not reachable" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["status"], ["export", "responses", "responses.csv"], ["retry", "abcd1234"]])
+def test_commands_that_read_the_store_refuse_a_missing_one_and_create_none(command: list[str], tmp_path: Path) -> None:
+    result = run("botex-cli", *command, env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: no botex database at 'botex.sqlite3': run where it is, or give it with --botex-db or BOTEX_DB"
+    ]
+    assert list(tmp_path.iterdir()) == []
