@@ -75,11 +75,11 @@ class BotTask(Task):
         except STORE_DOWN as exc:
             raise self._wait_out(bot, fleet, f"the store is unreachable: {exc}") from None
         if not claimed:
-            if ledger.has_ended(*key):
+            if ledger.is_final(*key):
                 logger.info("bot %s has ended: nothing to do", settings.participant_id)
                 return {"status": "skipped"}
-            # Another worker holds the lease: leave the bot alone, and look again
-            # once that lease could have expired (its worker may have died).
+            # Another run holds the lease (or a run that failed could not give it back):
+            # leave the bot alone, and look again once that lease could have expired.
             raise self.retry(countdown=fleet.lease_seconds)
         # Embedded mode gives every bot a slot of its own: nothing to give back.
         give_back_after = None if fleet.embedded else fleet.give_back_slot_seconds
@@ -100,7 +100,10 @@ class BotTask(Task):
         if outcome.waiting is not None:
             raise self.retry(args=[{**bot, "waiting": asdict(outcome.waiting)}], countdown=COME_BACK_SECONDS)
         if outcome.retryable and _outage_left(bot, fleet) > 0:
-            ledger.end(*key, BotStatus.QUEUED, f"waiting out an outage: {outcome.reason}")
+            try:
+                ledger.end(*key, BotStatus.QUEUED, f"waiting out an outage: {outcome.reason}")
+            except STORE_DOWN:
+                pass  # the row says failed until the next run starts; the bot comes back all the same
             raise self._wait_out(bot, fleet, outcome.reason or "")
         return _result(outcome)
 

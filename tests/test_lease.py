@@ -6,7 +6,7 @@ import time
 
 from botex_core.store import Participant, session_scope
 from botex_core.store.ledger import NewParticipant, add_participants
-from botex_core.store.ledger import claim_lease, renew_lease
+from botex_core.store.ledger import claim_lease, renew_leases
 from botex_worker.lease import LeaseKeeper
 
 SESSION, PARTICIPANT = "leasetest", "p1"
@@ -24,7 +24,7 @@ def test_a_live_lease_keeps_others_out_until_it_expires(sqlite_db: str) -> None:
     assert not claim_lease(*key, "worker-a/run-2", 1.0), "a redelivery to the same worker is another run"
     time.sleep(1.2)
     assert claim_lease(*key, "worker-b/run-1", 1.0)
-    assert not renew_lease(*key, "worker-a/run-1", 1.0)
+    assert renew_leases(sqlite_db, ["worker-a/run-1", "worker-b/run-1"], 1.0) == {"worker-b/run-1"}
 
 
 def test_the_keeper_notices_when_another_runner_took_over(sqlite_db: str) -> None:
@@ -59,7 +59,7 @@ def test_a_run_that_was_taken_over_cannot_write_over_its_successor(sqlite_db: st
     mark_running(*key)
     time.sleep(0.5)  # its worker lost the network; the reconciler queues the bot again
     assert requeue_stranded(sqlite_db, StoredBot(SESSION, PARTICIPANT, "", "running", None), "recovered")
-    assert not renew_lease(*key, "cut-off/run", 10.0), "the lapsed lease went with the requeue"
+    assert renew_leases(sqlite_db, ["cut-off/run"], 10.0) == set(), "the lapsed lease went with the requeue"
     assert claim_lease(*key, "successor/run", 10.0)
     mark_running(*key)
     assert not end(*key, BotStatus.FAILED, "the old run met a page it did not expect", owner="cut-off/run")
@@ -92,3 +92,23 @@ def test_a_run_that_was_taken_over_writes_no_exchange_and_no_answer(sqlite_db: s
         recorder.store_answers(page, [SubmittedAnswer("q", "Q?", "yes", "because")])
     with session_scope(sqlite_db) as session:
         assert len(session.query(LLMExchange).all()) == 1 and session.query(Answer).count() == 0
+
+
+def test_one_renewer_keeps_the_leases_of_all_bots_of_a_process_and_tells_each_lost_one(sqlite_db: str) -> None:
+    participants = [f"p{i}" for i in range(1, 6)]
+    add_participants([NewParticipant("demo", SESSION, code, False, f"http://x/InitializeParticipant/{code}", i)
+                      for i, code in enumerate(participants, start=1)], sqlite_db)
+    keepers = [LeaseKeeper(sqlite_db, SESSION, code, f"run-{code}", 0.6) for code in participants]
+    for code, keeper in zip(participants, keepers):
+        assert claim_lease(sqlite_db, SESSION, code, f"run-{code}", 0.6)
+        keeper.__enter__()
+    with session_scope(sqlite_db) as session:  # another worker took p3 over
+        session.get(Participant, (SESSION, "p3")).lease_owner = "other/run"
+    assert keepers[2].lost.wait(2)
+    time.sleep(1.0)  # longer than a lease: the others live only if they were renewed
+    assert [keeper.lost.is_set() for keeper in keepers] == [False, False, True, False, False]
+    for code in ("p1", "p5"):
+        assert not claim_lease(sqlite_db, SESSION, code, "intruder/run", 0.6)
+    for keeper in keepers:
+        keeper.__exit__(None, None, None)
+    assert claim_lease(sqlite_db, SESSION, "p1", "next/run", 0.6), "a bot that ended gave its lease back"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from botex_fleet import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
-from botex_core.store import get_engine
+from botex_core.store import get_engine, utcnow
 from botex_worker.broker_messages import held_messages
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM
@@ -190,3 +191,27 @@ def test_a_store_outage_is_waited_out(
     workers_of.append(workers)
     play_through_an_outage(env, proxy, workers, 10, fleet_env["BOTEX_DB"])
     assert "the store is unreachable" in (tmp_path / "one.log").read_text()
+
+
+def test_a_bot_whose_failed_run_could_not_give_its_lease_back_runs_again_once_the_lease_lapses(
+    fleet_env: dict[str, str], tmp_path: Path, fake_llm: FakeLLM
+) -> None:
+    """A run stopped by a store outage writes 'failed', then cannot release its lease (the store is still
+    down); the bot's next message must wait for the lease, not take 'failed' for the end."""
+    env = {**fleet_env, "BOTEX_LEASE_SECONDS": "3"}
+    session = init_otree_session("widgets_pair", 2, botex_db=env["BOTEX_DB"],
+                                 otree_server_url=env["OTREE_SERVER_URL"], otree_rest_key=env["OTREE_REST_KEY"])
+    code = session["session_id"]
+    result = cli(env, "retry", code, "--model", "openai/stand-in", "--api-base", fake_llm.api_base)
+    assert result.returncode == 0, result.stderr
+    with get_engine(env["BOTEX_DB"]).begin() as connection:
+        connection.execute(text(
+            "UPDATE participants SET status = 'failed', status_reason = 'the store is unreachable', "
+            "lease_owner = 'gone/run', lease_expires_at = :expires WHERE session_id = :code"
+        ), {"expires": utcnow() + timedelta(seconds=3), "code": code})
+    workers = Workers(env, tmp_path)
+    try:
+        workers.start("next", concurrency=2)
+        wait_for(lambda: all_finished(env["BOTEX_DB"], [code]), 120, "the bots stayed failed")
+    finally:
+        workers.stop_all()

@@ -105,13 +105,21 @@ def claim_lease(botex_db: str, session_id: str, participant_id: str, owner: str,
         return session.execute(statement).rowcount == 1
 
 
-def renew_lease(botex_db: str, session_id: str, participant_id: str, owner: str, seconds: float) -> bool:
-    """Extend a lease this owner holds; False if it lost it."""
-    statement = _held_by(session_id, participant_id, owner).values(
-        lease_expires_at=utcnow() + timedelta(seconds=seconds)
-    )
+def renew_leases(botex_db: str, owners: list[str], seconds: float) -> set[str]:
+    """Extend the leases of ``owners`` (each owner is one run of one bot), a thousand in a
+    statement; returns the owners that still held theirs (the others lost them)."""
+    expires = utcnow() + timedelta(seconds=seconds)
+    renewed: set[str] = set()
     with session_scope(botex_db) as session:
-        return session.execute(statement).rowcount == 1
+        for start in range(0, len(owners), _CHUNK):
+            statement = (
+                update(Participant)
+                .where(Participant.lease_owner.in_(owners[start:start + _CHUNK]))
+                .values(lease_expires_at=expires)
+                .returning(Participant.lease_owner)
+            )
+            renewed.update(session.scalars(statement))
+    return renewed
 
 
 def holds_lease(session: Session, session_id: str, participant_id: str, owner: str) -> bool:
@@ -197,11 +205,11 @@ def end(
         return session.execute(statement).rowcount == 1
 
 
-def has_ended(botex_db: str, session_id: str, participant_id: str) -> bool:
-    """Whether the participant's bot finished, failed or was abandoned (or is unknown)."""
+def is_final(botex_db: str, session_id: str, participant_id: str) -> bool:
+    """Whether the participant's bot finished or was abandoned (or is unknown): nothing runs it again."""
     with session_scope(botex_db) as session:
         participant = session.get(Participant, (session_id, participant_id))
-    return participant is None or participant.status in BotStatus.ended()
+    return participant is None or participant.status in BotStatus.final()
 
 
 def not_ended(botex_db: str, bots: set[tuple[str, str]]) -> set[tuple[str, str]]:
