@@ -57,12 +57,24 @@ class Run:
     llm_calls: int
     worker_mb: float
     all_mb: float
+    otree_cpu_seconds: float
     plain_pages_per_second: float = 0.0
+    plain_otree_cpu_seconds: float = 0.0
 
     @property
     def pages_per_second(self) -> float:
         """Pages read by the bots that finished, per second of the run."""
         return self.finished * PAGES_PER_PARTICIPANT / self.wall_seconds
+
+    @property
+    def otree_ms_per_page(self) -> float:
+        """oTree's CPU time per page the bots read (wait pages asked again included)."""
+        return 1000 * self.otree_cpu_seconds / (self.finished * PAGES_PER_PARTICIPANT or 1)
+
+    @property
+    def plain_otree_ms_per_page(self) -> float:
+        """oTree's CPU time per page the plain client read."""
+        return 1000 * self.plain_otree_cpu_seconds / (self.bots * PAGES_PER_PARTICIPANT)
 
     def ideal_pages_per_second(self, latency: float) -> float:
         """Pages per second if the bots only ever waited for their LLM calls."""
@@ -73,6 +85,21 @@ def session_sizes(bots: int) -> list[int]:
     """Sessions of PARTICIPANTS_PER_SESSION (an even number per session) that add up to ``bots``."""
     full, rest = divmod(bots, PARTICIPANTS_PER_SESSION)
     return [PARTICIPANTS_PER_SESSION] * full + ([rest + rest % 2] if rest else [])
+
+
+class CpuMeter:
+    """CPU seconds that a process and the rest of its session use from the meter's making on."""
+
+    def __init__(self, pid: int) -> None:
+        self._sampler = SessionSampler()
+        self._sampler.sessions.add(os.getsid(pid))
+        self._sampler.sample()
+        self._start = self._sampler.cpu_seconds
+
+    def used(self) -> float:
+        """CPU seconds since the meter was made."""
+        self._sampler.sample()
+        return self._sampler.cpu_seconds - self._start
 
 
 def run_bots(bots: int, workers: Workers, services: list[int], api_base: str) -> Run:
@@ -95,26 +122,31 @@ def run_bots(bots: int, workers: Workers, services: list[int], api_base: str) ->
         if os.getsid(pid) != os.getsid(0):
             everything.sessions.add(os.getsid(pid))
         everything.pids.add(pid)
+    otree = CpuMeter(services[0])
     started = time.monotonic()
     with worker, everything:
         enqueue(everyone, db)
         wait_until_ended(everyone, db)
     wall = time.monotonic() - started
+    otree_cpu = otree.used()
     workers.stop_all()
     progress = [session_progress(code, db) for code in codes]
     return Run(len(everyone), sum(p.finished for p in progress), wall, sum(p.llm_calls for p in progress),
-               worker.peak_mb, everything.peak_mb)
+               worker.peak_mb, everything.peak_mb, otree_cpu)
 
 
-def plain_pages_per_second(participants: int) -> float:
-    """Pages per second that a plain scripted HTTP client gets from oTree with ``participants`` at once."""
+def play_plainly(run: Run, otree_pid: int) -> None:
+    """Measure a plain scripted HTTP client playing as many participants as ``run`` had bots, all at once:
+    its pages per second and oTree's CPU seconds."""
     import botex_fleet
 
-    urls = [url for size in session_sizes(participants)
+    urls = [url for size in session_sizes(run.bots)
             for url in botex_fleet.init_otree_session("widgets_pair", size)["bot_urls"]]
+    otree = CpuMeter(otree_pid)
     started = time.monotonic()
     play_session([(url, PLAIN_ANSWERS) for url in urls], timeout=1800)
-    return len(urls) * PAGES_PER_PARTICIPANT / (time.monotonic() - started)
+    run.plain_pages_per_second = len(urls) * PAGES_PER_PARTICIPANT / (time.monotonic() - started)
+    run.plain_otree_cpu_seconds = otree.used()
 
 
 def main() -> None:
@@ -138,11 +170,12 @@ def main() -> None:
         try:
             for bots in (int(size) for size in arguments.sizes.split(",")):
                 run = run_bots(bots, workers, pids, services.llm.api_base)
-                run.plain_pages_per_second = plain_pages_per_second(run.bots)
+                play_plainly(run, services.otree.pid)
                 runs.append(run)
                 print(f"{run.bots} bots: {run.finished} finished in {run.wall_seconds:.0f} s, "
                       f"{run.pages_per_second:.1f} pages/s (ideal {run.ideal_pages_per_second(arguments.latency):.1f}, "
-                      f"plain client {run.plain_pages_per_second:.1f}), worker {run.worker_mb / run.bots:.1f} MB per bot",
+                      f"plain client {run.plain_pages_per_second:.1f}), worker {run.worker_mb / run.bots:.1f} MB per bot, "
+                      f"oTree {run.otree_ms_per_page:.0f} ms CPU per page (plain client {run.plain_otree_ms_per_page:.0f})",
                       flush=True)
         finally:
             workers.stop_all()
@@ -156,13 +189,15 @@ def postgres_pid(postgres: PostgresCluster) -> int:
 
 def print_table(runs: list[Run], latency: float) -> None:
     print(f"\nHTTP bots in one worker on this machine ({os.cpu_count()} cores), stand-in LLM at {latency:g} s per call")
-    print("| bots | finished | wall | pages/s | ideal pages/s | ratio | plain client pages/s | worker MB per bot "
-          "| all MB per bot |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| bots | finished | wall | pages/s | ideal pages/s | ratio | plain client pages/s | ratio "
+          "| oTree CPU ms/page (plain) | worker MB per bot | all MB per bot |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for run in runs:
         ideal = run.ideal_pages_per_second(latency)
         print(f"| {run.bots} | {run.finished} | {run.wall_seconds:.0f} s | {run.pages_per_second:.1f} | {ideal:.1f} "
               f"| {run.pages_per_second / ideal:.2f} | {run.plain_pages_per_second:.1f} "
+              f"| {run.pages_per_second / run.plain_pages_per_second:.2f} "
+              f"| {run.otree_ms_per_page:.0f} ({run.plain_otree_ms_per_page:.0f}) "
               f"| {run.worker_mb / run.bots:.1f} | {run.all_mb / run.bots:.1f} |")
     print("baselines: the ideal (only LLM waits: LLM calls per bot x latency); a plain scripted HTTP client, "
           "as many participants at once, no pauses (oTree's own ceiling)")

@@ -24,21 +24,23 @@ def play_participant(start_url: str, answers: Mapping[str, str], timeout: float 
     """
     http = requests.Session()
     deadline = time.monotonic() + timeout
-    response = http.get(start_url, timeout=10)
+    # A busy server (a thousand participants at once) may take long to answer one request.
+    request_timeout = min(timeout, 120)
+    response = http.get(start_url, timeout=request_timeout)
     submitted: list[str] = []
     while time.monotonic() < deadline:
         response.raise_for_status()
         page = response.text
         if WAIT_PAGE_MARKER in page:
             time.sleep(0.2)
-            response = http.get(response.url, timeout=10)
+            response = http.get(response.url, timeout=request_timeout)
             continue
         if not any(marker in page for marker in _SUBMIT_MARKERS):
             return submitted
         fields = set(re.findall(r'name="([a-z_0-9]+)"', page))
         form = {name: value for name, value in answers.items() if name in fields}
         submitted.append(response.url.rstrip("/").split("/")[-2])
-        response = http.post(response.url, data=form, timeout=10)
+        response = http.post(response.url, data=form, timeout=request_timeout)
     raise TimeoutError(f"participant {start_url} did not finish within {timeout} s")
 
 
