@@ -40,7 +40,7 @@ class LeaseRenewer:
         with self._lock:
             self._held.pop(owner, None)
 
-    def renew(self) -> None:
+    def _renew(self) -> None:
         """Renew every lease held now; mark those another owner took as lost."""
         with self._lock:
             owners = list(self._held)
@@ -61,7 +61,7 @@ class LeaseRenewer:
     def _run(self) -> None:
         while True:
             time.sleep(self._seconds / 3)
-            self.renew()
+            self._renew()
 
 
 _renewers: dict[tuple[str, float], LeaseRenewer] = {}
