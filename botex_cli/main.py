@@ -12,6 +12,7 @@ from botex_cli.llamacpp import llamacpp
 from botex_cli.retry import retry
 from botex_cli.run import run
 from botex_cli.status import status
+from botex_cli.study import study
 from botex_cli.submit import submit
 from botex_cli.version import package_version
 from botex_cli.worker import worker
@@ -26,5 +27,5 @@ def cli(env_file: str) -> None:
     load_dotenv(env_file, override=False)
 
 
-for command in (submit, worker, status, retry, run, export, llamacpp, flower):
+for command in (submit, worker, status, retry, run, export, study, llamacpp, flower):
     cli.add_command(command)

@@ -236,3 +236,17 @@ def test_commands_that_read_the_store_refuse_a_missing_one_and_create_none(comma
         "Error: no botex database at 'botex.sqlite3': run where it is, or give it with --botex-db or BOTEX_DB"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_study_plan_shows_the_bots_per_arm_and_model_and_refuses_a_bad_file_in_one_line(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "studies" / "guess_models.toml"
+    shown = run("botex-cli", "study", "plan", str(example), env=clean_env(), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "three-models     guess_two_thirds            2      2  llamacpp" in shown.stdout
+    assert shown.stdout.strip().endswith("study guess-models: 2 arm(s), 4 session(s), 12 bot(s)")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(example.read_text().replace("sessions = 2", "sessions = 0", 1))
+    refused = run("botex-cli", "study", "plan", str(bad), env=clean_env(), cwd=tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [f"Error: {bad}: arms.0.sessions: Input should be greater than or equal to 1"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.toml"]

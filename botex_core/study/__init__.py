@@ -1,0 +1,1 @@
+"""Studies: many oTree sessions across models and personas, declared in one file."""
