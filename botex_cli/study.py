@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from typing import TYPE_CHECKING
+
 import click
+
+from botex_cli import options
+
+if TYPE_CHECKING:
+    from botex_fleet.studies import StudyRun
 
 
 @click.group()
@@ -24,3 +32,88 @@ def plan(study_file: str) -> None:
     sessions = sum(arm.sessions for arm in spec.arms)
     bots = sum(arm.sessions * arm.bots_per_session for arm in spec.arms)
     click.echo(f"study {spec.name}: {len(spec.arms)} arm(s), {sessions} session(s), {bots} bot(s)")
+
+
+@study.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@options.botex_db
+@options.otree_server_url
+@options.otree_rest_key
+def run(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None) -> None:
+    """Create every session of STUDY_FILE and run all its bots in this process (no servers needed)."""
+    from botex_worker.settings import fleet_settings
+
+    if not fleet_settings().embedded:
+        raise click.ClickException("BOTEX_BROKER_URL is set: submit the study to the fleet with 'botex-cli study submit'")
+    _play(study_file, botex_db, otree_server_url, otree_rest_key, wait=True)
+
+
+@study.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@options.botex_db
+@options.otree_server_url
+@options.otree_rest_key
+@click.option("--wait", is_flag=True, help="Show progress per arm until every bot has ended.")
+def submit(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
+    """Create every session of STUDY_FILE and put its bots on the fleet's queues (each on its provider's)."""
+    options.require_broker("there is no fleet to submit to (use 'botex-cli study run')")
+    _play(study_file, botex_db, otree_server_url, otree_rest_key, wait=wait)
+
+
+def _play(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
+    """Run or submit the study, with a progress line per arm while it runs."""
+    from botex_fleet.studies import run_study
+
+    progress = _ArmProgress(botex_db) if wait else None
+    try:
+        played = run_study(study_file, botex_db, otree_server_url, otree_rest_key, wait=wait,
+                           on_created=progress.start if progress else _list_sessions)
+    finally:
+        if progress:
+            progress.stop()
+    if not wait:
+        click.echo(f"study {played.study.name}: {len(played.bots)} bot(s) queued; see 'botex-cli status'")
+        return
+    unfinished = sum(p.bots - p.finished for p in played.progress(botex_db).values())
+    if unfinished:
+        raise click.ClickException(f"{unfinished} of {len(played.bots)} bots did not finish; see 'botex-cli status'")
+    click.echo(f"study {played.study.name}: all {len(played.bots)} bots finished")
+
+
+def _list_sessions(played: StudyRun) -> None:
+    for arm, codes in played.sessions.items():
+        click.echo(f"arm {arm}: session(s) {', '.join(codes)}")
+
+
+class _ArmProgress:
+    """Prints each arm's progress line whenever it changes, from the sessions' creation until stopped."""
+
+    def __init__(self, botex_db: str, interval: float = 2.0) -> None:
+        self._botex_db = botex_db
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, played: StudyRun) -> None:
+        """List the sessions and start following them."""
+        _list_sessions(played)
+        self._thread = threading.Thread(target=self._follow, args=(played,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Print the last lines and stop."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _follow(self, played: StudyRun) -> None:
+        last: dict[str, str] = {}
+        while True:
+            stopping = self._stop.wait(self._interval)
+            for arm, progress in played.progress(self._botex_db).items():
+                line = progress.line()
+                if last.get(arm) != line:
+                    click.echo(f"arm {arm}: {line}", err=True)
+                    last[arm] = line
+            if stopping:
+                return

@@ -22,6 +22,10 @@ PARTICIPANT_COLUMNS = (
     "status_reason",
     "attempts",
     "driver",
+    "model",
+    "persona",
+    "study",
+    "arm",
 )
 CONVERSATION_COLUMNS = ("id", "bot_parms", "conversation")
 RESPONSE_COLUMNS = (

@@ -41,6 +41,22 @@ class SessionProgress:
         """Bots that ended, one way or another."""
         return sum(self.by_status.get(status, 0) for status in BotStatus.ended())
 
+    @classmethod
+    def combined(cls, parts: list[SessionProgress]) -> SessionProgress:
+        """The counts of several sessions together (no cost when one of them has none)."""
+        by_status: dict[str, int] = {}
+        for part in parts:
+            for status, count in part.by_status.items():
+                by_status[status] = by_status.get(status, 0) + count
+        costs = [part.cost_usd for part in parts]
+        return cls(
+            bots=sum(part.bots for part in parts), by_status=by_status, answers=sum(part.answers for part in parts),
+            pages=sum(part.pages for part in parts), llm_calls=sum(part.llm_calls for part in parts),
+            prompt_tokens=sum(part.prompt_tokens for part in parts),
+            completion_tokens=sum(part.completion_tokens for part in parts),
+            cost_usd=None if None in costs else sum(c for c in costs if c is not None),
+        )
+
     def line(self) -> str:
         """One line for a terminal."""
         statuses = ", ".join(f"{count} {status}" for status, count in sorted(self.by_status.items()))

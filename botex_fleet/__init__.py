@@ -37,6 +37,7 @@ from botex_core.otree import (
 )
 from botex_core.settings import load_botex_env
 from botex_fleet.bots import run_bots_on_session, run_single_bot
+from botex_fleet.studies import run_study
 
 try:
     __version__ = version("botex-fleet")
@@ -67,6 +68,7 @@ __all__ = [
     "read_responses_from_botex_db",
     "run_bots_on_session",
     "run_single_bot",
+    "run_study",
     "start_llamacpp_server",
     "start_otree_server",
     "stop_llamacpp_server",

@@ -25,7 +25,7 @@ from botex_core.llm.client import secret_names
 from botex_core.otree.links import participant_code
 from botex_core.settings import BotexSettings, resolve
 from botex_core.store import ledger
-from botex_core.store.ledger import StoredBot
+from botex_core.store.ledger import QueuedBot, StoredBot
 from botex_worker import keyring
 from botex_worker.app import app
 from botex_worker.queues import queue_for
@@ -170,11 +170,13 @@ def embedded_worker(queues: list[str], concurrency: int) -> Iterator[WorkControl
 
 def _mark_queued(arguments: list[dict[str, Any]], botex_db: str, on_fleet: bool) -> None:
     """Mark the bots queued with what they are queued with, one statement per session, unless one is running."""
-    by_session: dict[str, dict[str, str]] = defaultdict(dict)
+    by_session: dict[str, dict[str, QueuedBot]] = defaultdict(dict)
     for argument in arguments:
         settings = argument["settings"]
         stored = {**argument, "api_key_ref": None, "botex_db_ref": None, "on_fleet": on_fleet}
-        by_session[settings["session_id"]][settings["participant_id"]] = json.dumps(stored)
+        by_session[settings["session_id"]][settings["participant_id"]] = QueuedBot(
+            json.dumps(stored), settings["model"], settings.get("persona"),
+        )
     for session_id, bot_settings in by_session.items():
         ledger.mark_queued(botex_db, session_id, bot_settings)
 

@@ -50,6 +50,7 @@ class Dialogue:
         full_history: bool,
         messages: list[dict[str, Any]] | None = None,
         summary: str | None = None,
+        persona: str | None = None,
     ) -> None:
         self._client = client
         self._prompts = prompts
@@ -59,6 +60,8 @@ class Dialogue:
         self.phase = "start"
         self.confused_replies = 0
         system = prompts["system_full_hist" if full_history else "system"]
+        if persona:
+            system += "\n\n" + _fill(prompts["persona"], persona=persona)
         self._system = {"role": "system", "content": system}
         if not self.messages:
             self.messages.append(self._system)

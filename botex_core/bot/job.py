@@ -29,6 +29,7 @@ class BotSettings:
     completion_kwargs: dict[str, Any] = field(default_factory=dict)
     wait_timeout: float = 3600.0
     driver: str = "auto"
+    persona: str | None = None
 
     def bot_parms(self) -> dict[str, Any]:
         """The settings as stored with the conversation: nothing secret."""
@@ -43,6 +44,7 @@ class BotSettings:
             "user_prompts": self.user_prompts,
             "wait_timeout": self.wait_timeout,
             "driver": self.driver,
+            "persona": self.persona,
         }
 
 

@@ -83,7 +83,7 @@ def run_bot(
         retry=retry or RetryPolicy(),
         limiter=limiter,
     )
-    dialogue = Dialogue(client, prompts, settings.full_conv_history, state.messages, state.summary)
+    dialogue = Dialogue(client, prompts, settings.full_conv_history, state.messages, state.summary, settings.persona)
     client.record = lambda exchange: recorder.record_exchange(dialogue.phase, exchange)
     name = f"bot {settings.participant_id}"
     try:

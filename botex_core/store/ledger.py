@@ -62,14 +62,24 @@ def ensure_participant(botex_db: str, participant: NewParticipant) -> None:
         add_participants([participant], botex_db)
 
 
-def mark_queued(botex_db: str, session_id: str, bot_settings: dict[str, str]) -> None:
-    """Record what each bot is queued with (JSON text by participant id) and mark the bots queued,
+@dataclass(frozen=True)
+class QueuedBot:
+    """What a bot is queued with: its settings as JSON text (never a secret), its model and persona."""
+
+    bot_settings: str
+    model: str
+    persona: str | None = None
+
+
+def mark_queued(botex_db: str, session_id: str, bots: dict[str, QueuedBot]) -> None:
+    """Record what each bot (by participant id) is queued with and mark the bots queued,
     except those running now (one statement per thousand)."""
-    participant_ids = list(bot_settings)
+    participant_ids = list(bots)
     with session_scope(botex_db) as session:
         session.execute(
             update(Participant),
-            [{"session_id": session_id, "participant_id": p, "bot_settings": s} for p, s in bot_settings.items()],
+            [{"session_id": session_id, "participant_id": p, "bot_settings": bot.bot_settings, "model": bot.model,
+              "persona": bot.persona} for p, bot in bots.items()],
         )
         for start in range(0, len(participant_ids), _CHUNK):
             session.execute(
@@ -81,6 +91,12 @@ def mark_queued(botex_db: str, session_id: str, bot_settings: dict[str, str]) ->
                 )
                 .values(status=BotStatus.QUEUED.value, status_reason=None)
             )
+
+
+def assign_to_study(botex_db: str, session_id: str, study: str, arm: str) -> None:
+    """Mark every participant of the session as part of ``study``'s ``arm``."""
+    with session_scope(botex_db) as session:
+        session.execute(update(Participant).where(Participant.session_id == session_id).values(study=study, arm=arm))
 
 
 def lease_lapsed(now: datetime) -> ColumnElement[bool]:

@@ -74,6 +74,12 @@ class Participant(Base):
     bot_settings: Mapped[str | None] = mapped_column(Text)
     # How the bot saw its pages: http or browser, and when it switched to a browser and why.
     driver: Mapped[str | None] = mapped_column(Text)
+    # The model and persona the bot was last queued with.
+    model: Mapped[str | None] = mapped_column(String(200))
+    persona: Mapped[str | None] = mapped_column(Text)
+    # The study and arm whose session this is (none for sessions outside a study).
+    study: Mapped[str | None] = mapped_column(String(64), index=True)
+    arm: Mapped[str | None] = mapped_column(String(64))
 
 
 class Conversation(Base):

@@ -15,6 +15,7 @@ import csv
 import string
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -50,7 +51,7 @@ class BotSpec(_Strict):
 
     model: str = DEFAULT_MODEL
     api_base: str | None = None
-    driver: Literal["auto", "http", "browser"] = "auto"
+    driver: Literal["auto", "http", "browser"] | None = None
     full_conv_history: bool = False
     completion: dict[str, float | int | str | bool] = Field(default_factory=dict)
     prompts: dict[str, str] = Field(default_factory=dict)
@@ -144,6 +145,26 @@ def study_from_dict(data: dict[str, Any], source: str | Path = "study") -> Study
     for index, arm in enumerate(study.arms):
         _check_personas(arm, f"{source}: arms.{index}", folder)
     return study
+
+
+def assign_personas(arm: Arm, folder: Path) -> list[list[str | None]]:
+    """The persona of each bot of each of ``arm``'s sessions: its spec's text, or the next row of
+    its spec's CSV file (relative to ``folder``) filling the template, rows taken in order."""
+    rows: dict[PersonaRows, Iterator[dict[str, str]]] = {}
+    personas: list[list[str | None]] = []
+    for _ in range(arm.sessions):
+        session: list[str | None] = []
+        for position in range(arm.bots_per_session):
+            persona = arm.spec_of(position).persona
+            if isinstance(persona, PersonaRows):
+                if persona not in rows:
+                    with open(folder / persona.csv, newline="") as file:
+                        rows[persona] = iter(list(csv.DictReader(file)))
+                session.append(persona.template.format(**next(rows[persona])))
+            else:
+                session.append(persona)
+        personas.append(session)
+    return personas
 
 
 def _check_personas(arm: Arm, where: str, folder: Path) -> None:

@@ -99,3 +99,17 @@ def test_start_and_end_use_their_own_replies() -> None:
     assert dialogue.start().understood is True
     assert dialogue.end().remarks == "none"
     assert [request["response_format"]["json_schema"]["name"] for request in completion.requests] == ["StartReply", "EndReply"]
+
+
+def test_a_persona_follows_the_system_prompt_in_every_request() -> None:
+    completion = ScriptedCompletion([{"task": "play a game", "understood": True}, page_reply(3)])
+    client = LLMClient(model="openai/test-model", retry=RetryPolicy(base_delay=0.0), completion=completion)
+    dialogue = Dialogue(client, build_prompts(None), False, persona="a 57-year-old carpenter")
+    dialogue.start()
+    dialogue.read_page(PAGE)
+    system = build_prompts(None)["system"]
+    for request in completion.requests:
+        first = request["messages"][0]
+        assert first["role"] == "system" and first["content"].startswith(system)
+        assert first["content"].endswith("stay that person on every page: a 57-year-old carpenter")
+    assert dialogue_with(ScriptedCompletion([page_reply(3)])).messages[0]["content"] == system

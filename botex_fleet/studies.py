@@ -1,0 +1,122 @@
+"""Running a study: every session of every arm, each bot with the spec of its position."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from botex_core.bot.job import BotSettings
+from botex_core.errors import ConfigurationError
+from botex_core.otree import get_session_configs, init_otree_session
+from botex_core.progress import SessionProgress, session_progress
+from botex_core.settings import BotexSettings, OtreeSettings, resolve
+from botex_core.store import ledger
+from botex_core.study.spec import Arm, Study, assign_personas, read_study, study_from_dict
+from botex_worker.dispatch import check_broker, enqueue, run_in_process, session_bots, wait_until_ended
+from botex_worker.queues import queue_for
+from botex_worker.settings import fleet_settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class StudyRun:
+    """A study's sessions as they were created: session codes by arm, and every bot."""
+
+    study: Study
+    sessions: dict[str, list[str]] = field(default_factory=dict)
+    bots: list[BotSettings] = field(default_factory=list)
+
+    def progress(self, botex_db: str) -> dict[str, SessionProgress]:
+        """How far each arm is, its sessions counted together."""
+        return {arm: SessionProgress.combined([session_progress(code, botex_db) for code in codes])
+                for arm, codes in self.sessions.items()}
+
+
+def run_study(
+    study: str | Path | dict[str, Any],
+    botex_db: str | None = None,
+    otree_server_url: str | None = None,
+    otree_rest_key: str | None = None,
+    wait: bool = True,
+    on_created: Callable[[StudyRun], None] | None = None,
+) -> StudyRun:
+    """Create every session of a study and run its bots: in this process, or on the fleet when
+    ``BOTEX_BROKER_URL`` is set. The file (or dict) is checked, and the oTree server's session
+    configs and the models' providers too, before anything is created.
+
+    Args:
+        study: A study file's path, or the study as a dict (persona CSV files relative to the
+            working folder).
+        botex_db: Database file or SQLAlchemy URL; defaults to ``BOTEX_DB``.
+        otree_server_url: defaults to ``OTREE_SERVER_URL``.
+        otree_rest_key: defaults to ``OTREE_REST_KEY``.
+        wait: Return when every bot has ended; else once the bots are on their way.
+        on_created: Called with the run once the sessions exist, before the bots start.
+
+    Raises:
+        ConfigurationError: A mistake in the study, an unknown session config or provider.
+    """
+    spec, folder = (study_from_dict(study), Path(".")) if isinstance(study, dict) else (read_study(study), Path(study).parent)
+    local = resolve(BotexSettings, db=botex_db)
+    otree = resolve(OtreeSettings, server_url=otree_server_url, rest_key=otree_rest_key)
+    _check_before_creating(spec, otree.server_url, otree.rest_key)
+    embedded = fleet_settings().embedded
+    if not embedded:
+        check_broker()
+    run = StudyRun(spec)
+    for arm in spec.arms:
+        run.sessions[arm.name] = []
+        for personas in assign_personas(arm, folder):
+            code, bots = _new_session(spec, arm, personas, local.db, otree.server_url, otree.rest_key)
+            run.sessions[arm.name].append(code)
+            run.bots.extend(bots)
+    logger.info("study %s: %d session(s), %d bot(s)", spec.name, sum(map(len, run.sessions.values())), len(run.bots))
+    if on_created:
+        on_created(run)
+    if embedded:
+        runner = threading.Thread(target=run_in_process, args=(run.bots, local.db), name=f"study-{spec.name}")
+        runner.start()
+        if wait:
+            runner.join()
+        return run
+    enqueue(run.bots, local.db)
+    if wait:
+        wait_until_ended(run.bots, local.db)
+    return run
+
+
+def _check_before_creating(spec: Study, otree_server_url: str, otree_rest_key: str | None) -> None:
+    """Refuse a study whose session configs the server does not have or whose models no queue takes."""
+    known = {config["name"] for config in get_session_configs(otree_server_url, otree_rest_key)}
+    for index, arm in enumerate(spec.arms):
+        if arm.session_config not in known:
+            raise ConfigurationError(
+                f"arms.{index}.session_config: the oTree server at {otree_server_url} has no session config "
+                f"'{arm.session_config}' (it has {', '.join(sorted(known)) or 'none'})"
+            )
+        for position in range(arm.bots_per_session):
+            queue_for(arm.spec_of(position).model)
+
+
+def _new_session(
+    spec: Study, arm: Arm, personas: list[str | None], botex_db: str, otree_server_url: str, otree_rest_key: str | None,
+) -> tuple[str, list[BotSettings]]:
+    """Create one session of ``arm``; its bots, in oTree's order, with the specs of their positions."""
+    session = init_otree_session(arm.session_config, arm.participants, arm.humans, botex_db=botex_db,
+                                 otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
+    code = session["session_id"]
+    ledger.assign_to_study(botex_db, code, spec.name, arm.name)
+    bots = []
+    for position, bot in enumerate(session_bots(code, botex_db)):
+        bot_spec = arm.spec_of(position)
+        bots.append(replace(
+            bot, model=bot_spec.model, api_base=bot_spec.api_base, full_conv_history=bot_spec.full_conv_history,
+            completion_kwargs=dict(bot_spec.completion), user_prompts=dict(bot_spec.prompts) or None,
+            driver=bot_spec.driver or bot.driver, persona=personas[position],
+        ))
+    return code, bots

@@ -1,0 +1,94 @@
+"""Studies end to end: sessions of every arm, each bot with its position's model and persona."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from botex_fleet import read_participants_from_botex_db
+from tests.conftest import RunningOtree
+from tests.support.fake_llm import FakeLLM
+from tests.test_commands import clean_env, otree_sessions, run
+
+STUDY = """
+name = "guessers"
+
+[[arms]]
+name = "alike"
+session_config = "guess_two_thirds"
+participants = 3
+
+[arms.bots]
+model = "openai/alpha"
+api_base = "{api_base}"
+persona = "a retired teacher"
+
+[[arms]]
+name = "mixed"
+session_config = "{config}"
+sessions = 2
+participants = 3
+
+[[arms.positions]]
+model = "openai/beta"
+api_base = "{api_base}"
+completion = {{ temperature = 0.3 }}
+
+[[arms.positions]]
+model = "openai/gamma"
+api_base = "{api_base}"
+persona = {{ csv = "people.csv", template = "a {{age}}-year-old {{job}}" }}
+
+[[arms.positions]]
+model = "openai/alpha"
+api_base = "{api_base}"
+"""
+
+
+def write_study(tmp_path: Path, api_base: str, config: str = "guess_two_thirds") -> Path:
+    (tmp_path / "people.csv").write_text("age,job\n24,nurse\n57,carpenter\n")
+    path = tmp_path / "study.toml"
+    path.write_text(STUDY.format(api_base=api_base, config=config))
+    return path
+
+
+def test_a_study_runs_every_arm_with_the_models_and_personas_of_its_positions(
+    otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "botex.sqlite3")
+    env = clean_env(OTREE_SERVER_URL=otree_server.url, OTREE_REST_KEY=otree_server.rest_key, BOTEX_DB=db,
+                    OPENAI_API_KEY="sk-test-study")
+    result = run("botex-cli", "study", "run", str(write_study(tmp_path, fake_llm.api_base)), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "study guessers: all 9 bots finished" in result.stdout
+    assert "arm mixed: bots 6/6 done (6 finished)" in result.stderr
+    rows = [row for row in read_participants_from_botex_db(botex_db=db) if row["study"] == "guessers"]
+    by_arm = {arm: [row for row in rows if row["arm"] == arm] for arm in ("alike", "mixed")}
+    assert {row["model"] for row in by_arm["alike"]} == {"openai/alpha"} and len(by_arm["alike"]) == 3
+    assert {row["persona"] for row in by_arm["alike"]} == {"a retired teacher"}
+    assert sorted(row["model"] for row in by_arm["mixed"]) == ["openai/alpha"] * 2 + ["openai/beta"] * 2 + ["openai/gamma"] * 2
+    assert sorted(filter(None, (row["persona"] for row in by_arm["mixed"]))) == ["a 24-year-old nurse", "a 57-year-old carpenter"]
+    assert len({row["session_id"] for row in by_arm["mixed"]}) == 2
+    assert all(row["status"] == "finished" for row in rows)
+    # Every request went out with its bot's model, and a persona only to the bots that have one.
+    systems = {request["model"]: set() for request in fake_llm.requests}
+    for request in fake_llm.requests:
+        systems[request["model"]].add(request["messages"][0]["content"].split(": ")[-1])
+    assert set(systems) == {"alpha", "beta", "gamma"}
+    assert "a retired teacher" in systems["alpha"] and "a 57-year-old carpenter" in systems["gamma"]
+    assert all(request.get("temperature") == 0.3 for request in fake_llm.requests if request["model"] == "beta")
+
+
+def test_a_study_with_a_session_config_the_server_lacks_creates_nothing(
+    otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    db = tmp_path / "botex.sqlite3"
+    env = clean_env(OTREE_SERVER_URL=otree_server.url, OTREE_REST_KEY=otree_server.rest_key, BOTEX_DB=str(db),
+                    OPENAI_API_KEY="sk-test-study")
+    before = len(otree_sessions(otree_server))
+    result = run("botex-cli", "study", "run", str(write_study(tmp_path, fake_llm.api_base, "no_such_game")), env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "arms.1.session_config: the oTree server at" in lines[0], result.stderr
+    assert "has no session config 'no_such_game'" in lines[0]
+    assert len(otree_sessions(otree_server)) == before and not db.exists()
+    assert fake_llm.requests == []
