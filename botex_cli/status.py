@@ -8,7 +8,7 @@ from dataclasses import asdict
 import click
 
 from botex_cli import options
-from botex_core.progress import RECOVERING
+from botex_core.progress import RECOVERING, SessionProgress
 
 STATUSES = ("queued", "running", RECOVERING, "finished", "failed", "abandoned")
 
@@ -27,20 +27,28 @@ def status(session: str | None, botex_db: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({code: asdict(progress) for code, progress in report.items()}, indent=2))
         return
+    for line in progress_table("session", report):
+        click.echo(line)
+    if any(progress.cost_usd is None for progress in report.values()):
+        click.echo("cost n/a: LiteLLM has no price for the model", err=True)
+
+
+def progress_table(label: str, report: dict[str, SessionProgress]) -> list[str]:
+    """A table with a row per entry of ``report`` (its first column headed ``label``):
+    bots by status, pages, answers, LLM calls, tokens and estimated cost."""
     # The recovering column shows only while a bot is being recovered.
     shown = [s for s in STATUSES if s != RECOVERING or any(p.by_status.get(s) for p in report.values())]
-    header = (
-        f"{'session':<10} {'bots':>5} " + " ".join(f"{s:>9}" for s in shown)
+    width = max([len(label), *map(len, report)])
+    lines = [
+        f"{label:<{width}} {'bots':>5} " + " ".join(f"{s:>9}" for s in shown)
         + f" {'pages':>6} {'answers':>8} {'calls':>6} {'tokens':>9} {'cost $':>9}"
-    )
-    click.echo(header)
-    for code, progress in report.items():
+    ]
+    for name, progress in report.items():
         counts = " ".join(f"{progress.by_status.get(s, 0):>9}" for s in shown)
         tokens = progress.prompt_tokens + progress.completion_tokens
         cost = "n/a" if progress.cost_usd is None else f"{progress.cost_usd:.4f}"
-        click.echo(
-            f"{code:<10} {progress.bots:>5} {counts} {progress.pages:>6} {progress.answers:>8}"
+        lines.append(
+            f"{name:<{width}} {progress.bots:>5} {counts} {progress.pages:>6} {progress.answers:>8}"
             f" {progress.llm_calls:>6} {tokens:>9} {cost:>9}"
         )
-    if any(progress.cost_usd is None for progress in report.values()):
-        click.echo("cost n/a: LiteLLM has no price for the model", err=True)
+    return lines

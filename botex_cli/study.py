@@ -60,6 +60,33 @@ def submit(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key
     _play(study_file, botex_db, otree_server_url, otree_rest_key, wait=wait)
 
 
+@study.command()
+@click.argument("name")
+@options.existing_botex_db
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(name: str, botex_db: str, as_json: bool) -> None:
+    """Where the bots of study NAME stand, per arm and model: bots by status, pages, answers, tokens, cost."""
+    import json
+    from dataclasses import asdict
+
+    from botex_cli.status import progress_table
+    from botex_core.progress import bots_progress
+    from botex_core.store import ledger
+    from botex_core.store.engine import masked
+
+    groups = ledger.study_bots(botex_db, name)
+    if not groups:
+        raise click.ClickException(f"no study '{name}' in the botex database '{masked(botex_db)}'")
+    progress = {key: bots_progress(ids, botex_db) for key, ids in groups.items()}
+    if as_json:
+        rows = [{"arm": arm, "model": model, **asdict(counts)} for (arm, model), counts in progress.items()]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    report = {f"{arm} {model}": counts for (arm, model), counts in progress.items()}
+    for line in progress_table("arm model", report):
+        click.echo(line)
+
+
 def _play(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
     """Run or submit the study, with a progress line per arm while it runs."""
     from botex_fleet.studies import run_study

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from botex_core.costs import estimated_cost
@@ -69,24 +69,38 @@ class SessionProgress:
 
 def session_progress(session_id: str, botex_db: str | None = None) -> SessionProgress:
     """Count the session's bots by status, pages, answers, LLM calls, tokens and their estimated cost."""
+    return _progress(botex_db, Participant.session_id == session_id, Answer.session_id == session_id,
+                     LLMExchange.session_id == session_id)
+
+
+def bots_progress(participant_ids: list[str], botex_db: str | None = None) -> SessionProgress:
+    """The same counts for some bots (by participant code; oTree's codes are unique across sessions)."""
+    return _progress(botex_db, Participant.participant_id.in_(participant_ids),
+                     Answer.participant_id.in_(participant_ids), LLMExchange.participant_id.in_(participant_ids))
+
+
+def _progress(
+    botex_db: str | None, of_participants: ColumnElement[bool], of_answers: ColumnElement[bool],
+    of_exchanges: ColumnElement[bool],
+) -> SessionProgress:
     with session_scope(botex_db) as session:
         statuses = session.execute(
             select(Participant.status, func.count())
-            .where(Participant.session_id == session_id, Participant.is_human == 0)
+            .where(of_participants, Participant.is_human == 0)
             .group_by(Participant.status)
         ).all()
         recovering = session.scalar(
             select(func.count()).where(
-                Participant.session_id == session_id,
+                of_participants,
                 Participant.status == BotStatus.RUNNING.value,
                 lease_lapsed(utcnow()),
             )
         )
-        answers = session.scalar(select(func.count()).where(Answer.session_id == session_id))
+        answers = session.scalar(select(func.count()).where(of_answers))
         pages = session.scalar(
             select(func.count()).select_from(
                 select(LLMExchange.participant_id, LLMExchange.phase)
-                .where(LLMExchange.session_id == session_id, LLMExchange.phase.like("page:%"))
+                .where(of_exchanges, LLMExchange.phase.like("page:%"))
                 .distinct()
                 .subquery()
             )
@@ -98,7 +112,7 @@ def session_progress(session_id: str, botex_db: str | None = None) -> SessionPro
                 func.coalesce(func.sum(LLMExchange.prompt_tokens), 0),
                 func.coalesce(func.sum(LLMExchange.completion_tokens), 0),
             )
-            .where(LLMExchange.session_id == session_id)
+            .where(of_exchanges)
             .group_by(LLMExchange.participant_id)
         ).all()
         models = _models_of(session, [participant for participant, *_ in usage])

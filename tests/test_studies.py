@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from botex_fleet import read_participants_from_botex_db
@@ -76,6 +77,20 @@ def test_a_study_runs_every_arm_with_the_models_and_personas_of_its_positions(
     assert set(systems) == {"alpha", "beta", "gamma"}
     assert "a retired teacher" in systems["alpha"] and "a 57-year-old carpenter" in systems["gamma"]
     assert all(request.get("temperature") == 0.3 for request in fake_llm.requests if request["model"] == "beta")
+
+    shown = run("botex-cli", "study", "status", "guessers", "--json", env=env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    counts = {(row["arm"], row["model"]): row for row in json.loads(shown.stdout)}
+    assert {key: row["by_status"] for key, row in counts.items()} == {
+        ("alike", "openai/alpha"): {"finished": 3}, ("mixed", "openai/alpha"): {"finished": 2},
+        ("mixed", "openai/beta"): {"finished": 2}, ("mixed", "openai/gamma"): {"finished": 2},
+    }
+    assert sum(row["llm_calls"] for row in counts.values()) == len(fake_llm.requests)
+    assert all(row["answers"] > 0 and row["prompt_tokens"] > 0 for row in counts.values())
+    table = run("botex-cli", "study", "status", "guessers", env=env, cwd=tmp_path).stdout.splitlines()
+    assert table[1].split()[:3] == ["alike", "openai/alpha", "3"]
+    missing = run("botex-cli", "study", "status", "nobody", env=env, cwd=tmp_path)
+    assert missing.returncode == 1 and "no study 'nobody'" in missing.stderr
 
 
 def test_a_study_with_a_session_config_the_server_lacks_creates_nothing(

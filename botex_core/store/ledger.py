@@ -318,6 +318,20 @@ def _stored(row: Participant) -> StoredBot:
     return StoredBot(row.session_id, row.participant_id, row.url or "", row.status or "", row.bot_settings)
 
 
+def study_bots(botex_db: str, study: str) -> dict[tuple[str, str], list[str]]:
+    """The participant codes of a study's bots by arm and model, in the order of arms and models."""
+    query = (
+        select(Participant.arm, Participant.model, Participant.participant_id)
+        .where(Participant.study == study, Participant.is_human == 0)
+        .order_by(Participant.arm, Participant.model, Participant.session_id, Participant.id_in_session)
+    )
+    bots: dict[tuple[str, str], list[str]] = {}
+    with session_scope(botex_db) as session:
+        for arm, model, participant_id in session.execute(query):
+            bots.setdefault((arm or "", model or ""), []).append(participant_id)
+    return bots
+
+
 def session_codes(botex_db: str) -> list[str]:
     """The codes of every session in the store, sorted."""
     with session_scope(botex_db) as session:
