@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -85,6 +86,23 @@ def status(name: str, botex_db: str, as_json: bool) -> None:
     report = {f"{arm} {model}": counts for (arm, model), counts in progress.items()}
     for line in progress_table("arm model", report):
         click.echo(line)
+
+
+@study.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Folder for the data.")
+@options.existing_botex_db
+@options.otree_server_url
+@options.otree_rest_key
+def export(name: str, output: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None) -> None:
+    """Write study NAME's botex and oTree tables (every participant row with its arm, model, persona
+    and bot status) and manifest.json to a folder."""
+    from botex_cli.progress import check_writable
+    from botex_fleet.study_export import export_study
+
+    check_writable(Path(output), folder=True)
+    manifest = export_study(name, output, botex_db, otree_server_url, otree_rest_key)
+    click.echo(f"study {name}: data and {manifest.name} in {output}")
 
 
 def _play(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:

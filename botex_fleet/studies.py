@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -12,9 +13,11 @@ from typing import Any
 from botex_core.bot.job import BotSettings
 from botex_core.errors import ConfigurationError
 from botex_core.otree import get_session_configs, init_otree_session
+from botex_core.otree.client import OtreeClient
 from botex_core.progress import SessionProgress, session_progress
 from botex_core.settings import BotexSettings, OtreeSettings, resolve
-from botex_core.store import ledger
+from botex_core.store import ledger, utcnow
+from botex_core.study.records import StoredStudy, prompts_sha256, save_study
 from botex_core.study.spec import Arm, Study, assign_personas, read_study, study_from_dict
 from botex_worker.dispatch import check_broker, enqueue, run_in_process, session_bots, wait_until_ended
 from botex_worker.queues import queue_for
@@ -61,13 +64,20 @@ def run_study(
     Raises:
         ConfigurationError: A mistake in the study, an unknown session config or provider.
     """
-    spec, folder = (study_from_dict(study), Path(".")) if isinstance(study, dict) else (read_study(study), Path(study).parent)
+    if isinstance(study, dict):
+        spec, folder, source = study_from_dict(study), Path("."), json.dumps(study, indent=2)
+    else:
+        spec, folder, source = read_study(study), Path(study).parent, Path(study).read_text()
     local = resolve(BotexSettings, db=botex_db)
     otree = resolve(OtreeSettings, server_url=otree_server_url, rest_key=otree_rest_key)
     _check_before_creating(spec, otree.server_url, otree.rest_key)
     embedded = fleet_settings().embedded
     if not embedded:
         check_broker()
+    save_study(local.db, StoredStudy(
+        spec.name, source, _version(), prompts_sha256(), otree.server_url,
+        OtreeClient.resolved(otree.server_url, otree.rest_key).version(), utcnow(),
+    ))
     run = StudyRun(spec)
     for arm in spec.arms:
         run.sessions[arm.name] = []
@@ -88,6 +98,12 @@ def run_study(
     if wait:
         wait_until_ended(run.bots, local.db)
     return run
+
+
+def _version() -> str:
+    import botex_fleet
+
+    return botex_fleet.__version__
 
 
 def _check_before_creating(spec: Study, otree_server_url: str, otree_rest_key: str | None) -> None:

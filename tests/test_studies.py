@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -43,6 +44,11 @@ persona = {{ csv = "people.csv", template = "a {{age}}-year-old {{job}}" }}
 model = "openai/alpha"
 api_base = "{api_base}"
 """
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
 
 
 def write_study(tmp_path: Path, api_base: str, config: str = "guess_two_thirds") -> Path:
@@ -91,6 +97,30 @@ def test_a_study_runs_every_arm_with_the_models_and_personas_of_its_positions(
     assert table[1].split()[:3] == ["alike", "openai/alpha", "3"]
     missing = run("botex-cli", "study", "status", "nobody", env=env, cwd=tmp_path)
     assert missing.returncode == 1 and "no study 'nobody'" in missing.stderr
+
+    exported = run("botex-cli", "study", "export", "guessers", "-o", "data", env=env, cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    data = tmp_path / "data"
+    participants = csv_rows(data / "botex_participants.csv")
+    assert len(participants) == 9 and {row["study"] for row in participants} == {"guessers"}
+    wide = csv_rows(data / "otree_wide.csv")
+    assert len(wide) == 9
+    by_code = {row["participant_id"]: row for row in participants}
+    for row in wide + csv_rows(data / "otree_participant.csv"):
+        code = row.get("participant.code") or row["participant_code"]
+        assert (row["arm"], row["model"], row["persona"], row["bot_status"]) == (
+            by_code[code]["arm"], by_code[code]["model"], by_code[code]["persona"], "finished")
+    assert len(csv_rows(data / "botex_responses.csv")) == sum(row["answers"] for row in counts.values())
+    manifest = json.loads((data / "manifest.json").read_text())
+    assert manifest["study_file"] == (tmp_path / "study.toml").read_text()
+    assert {arm: len(codes) for arm, codes in manifest["sessions"].items()} == {"alike": 1, "mixed": 2}
+    assert manifest["models"]["openai/beta"]["settings"][0]["completion_kwargs"] == {"temperature": 0.3}
+    assert manifest["totals"]["by_status"] == {"finished": 9}
+    assert manifest["otree_version"] and manifest["botex_fleet_version"] and len(manifest["prompts_sha256"]) == 64
+    assert "sk-test-study" not in (data / "manifest.json").read_text() + (data / "botex_conversations.csv").read_text()
+
+    again = run("botex-cli", "study", "run", str(tmp_path / "study.toml"), env=env, cwd=tmp_path)
+    assert again.returncode == 1 and "a study named 'guessers' already" in again.stderr
 
 
 def test_a_study_with_a_session_config_the_server_lacks_creates_nothing(

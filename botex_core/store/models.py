@@ -82,6 +82,21 @@ class Participant(Base):
     arm: Mapped[str | None] = mapped_column(String(64))
 
 
+class StudyRecord(Base):
+    """A study as it was started: its file, and what it ran with."""
+
+    __tablename__ = "studies"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The study file's text as given (TOML, or JSON for a study given as a dict).
+    source: Mapped[str] = mapped_column(Text)
+    botex_fleet_version: Mapped[str] = mapped_column(String(64))
+    prompts_sha256: Mapped[str] = mapped_column(String(64))
+    otree_server_url: Mapped[str] = mapped_column(Text)
+    otree_version: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Conversation(Base):
     """The messages a bot exchanged with its LLM, as JSON text, one row per bot."""
 

@@ -1,0 +1,84 @@
+"""A study's record in the store: kept when it starts, read when it is exported."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from botex_core.bot.prompts import default_prompts
+from botex_core.errors import ConfigurationError
+from botex_core.store import Participant, session_scope
+from botex_core.store.models import StudyRecord
+
+
+@dataclass(frozen=True)
+class StoredStudy:
+    """What the store knows of a study."""
+
+    name: str
+    source: str
+    botex_fleet_version: str
+    prompts_sha256: str
+    otree_server_url: str
+    otree_version: str | None
+    created_at: datetime
+
+
+def prompts_sha256() -> str:
+    """A hash of the default prompt set, so that a study's data says which prompts it ran with."""
+    return hashlib.sha256(json.dumps(default_prompts(), sort_keys=True).encode()).hexdigest()
+
+
+def save_study(botex_db: str, study: StoredStudy) -> None:
+    """Keep the study's record; refuse a name the store has already.
+
+    Raises:
+        ConfigurationError: A study of that name was started before.
+    """
+    with session_scope(botex_db) as session:
+        if session.get(StudyRecord, study.name) is not None:
+            raise ConfigurationError(f"the store has a study named '{study.name}' already: give this one a name of its own")
+        session.add(StudyRecord(**study.__dict__))
+
+
+def load_study(botex_db: str, name: str) -> StoredStudy:
+    """The record of study ``name``.
+
+    Raises:
+        ConfigurationError: The store has no such study.
+    """
+    with session_scope(botex_db) as session:
+        record = session.get(StudyRecord, name)
+        if record is None:
+            raise ConfigurationError(f"the store has no study named '{name}'")
+        return StoredStudy(record.name, record.source, record.botex_fleet_version, record.prompts_sha256,
+                           record.otree_server_url, record.otree_version, record.created_at)
+
+
+def study_sessions(botex_db: str, name: str) -> dict[str, list[str]]:
+    """The session codes of the study by arm (arms and codes sorted)."""
+    query = (
+        select(Participant.arm, Participant.session_id)
+        .where(Participant.study == name)
+        .group_by(Participant.arm, Participant.session_id)
+        .order_by(Participant.arm, Participant.session_id)
+    )
+    sessions: dict[str, list[str]] = {}
+    with session_scope(botex_db) as session:
+        for arm, code in session.execute(query):
+            sessions.setdefault(arm or "", []).append(code)
+    return sessions
+
+
+def queued_settings(botex_db: str, name: str) -> dict[str, dict[str, Any]]:
+    """The settings each bot of the study was last queued with, by participant code (never a secret)."""
+    query = select(Participant.participant_id, Participant.bot_settings).where(
+        Participant.study == name, Participant.bot_settings.is_not(None)
+    )
+    with session_scope(botex_db) as session:
+        return {code: json.loads(text).get("settings", {}) for code, text in session.execute(query)}
