@@ -21,18 +21,37 @@ def study() -> None:
 
 @study.command()
 @click.argument("study_file", type=click.Path(dir_okay=False))
-def plan(study_file: str) -> None:
-    """Check STUDY_FILE and show its sessions and bots per arm and model; nothing runs."""
+@options.botex_db
+def plan(study_file: str, botex_db: str) -> None:
+    """Check STUDY_FILE and show its sessions and bots per arm and model, with the LLM calls, tokens
+    and cost estimated from the bots of the same session config and model that finished before in
+    the botex database; nothing runs."""
+    from botex_core.study.estimate import estimate_bots
     from botex_core.study.spec import read_study
 
     spec = read_study(study_file)
-    click.echo(f"{'arm':<16} {'session config':<20} {'sessions':>8} {'bots':>6}  model")
+    has_store = "://" in botex_db or Path(botex_db).is_file()
+    click.echo(f"{'arm':<16} {'session config':<20} {'sessions':>8} {'bots':>5} {'calls':>7} {'tokens in':>10} "
+               f"{'tokens out':>10} {'cost $':>9}  model")
+    costs: list[float | None] = []
     for arm in spec.arms:
         for model, bots in sorted(arm.bots_by_model().items()):
-            click.echo(f"{arm.name:<16} {arm.session_config:<20} {arm.sessions:>8} {bots:>6}  {model}")
+            guess = estimate_bots(botex_db, arm.session_config, model, bots) if has_store else None
+            costs.append(guess.cost_usd if guess else None)
+            numbers = (f"{guess.llm_calls:>7.0f} {guess.prompt_tokens:>10.0f} {guess.completion_tokens:>10.0f} "
+                       f"{_dollars(guess.cost_usd):>9}") if guess else f"{'?':>7} {'?':>10} {'?':>10} {'?':>9}"
+            click.echo(f"{arm.name:<16} {arm.session_config:<20} {arm.sessions:>8} {bots:>5} {numbers}  {model}")
     sessions = sum(arm.sessions for arm in spec.arms)
     bots = sum(arm.sessions * arm.bots_per_session for arm in spec.arms)
-    click.echo(f"study {spec.name}: {len(spec.arms)} arm(s), {sessions} session(s), {bots} bot(s)")
+    total = "unknown" if None in costs else _dollars(sum(c for c in costs if c is not None))
+    click.echo(f"study {spec.name}: {len(spec.arms)} arm(s), {sessions} session(s), {bots} bot(s), estimated cost {total}")
+    if None in costs:
+        click.echo("?: no bot of that session config and model finished before in this botex database; "
+                   "n/a: LiteLLM has no price for the model", err=True)
+
+
+def _dollars(cost: float | None) -> str:
+    return "n/a" if cost is None else f"{cost:.4f}"
 
 
 @study.command()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from botex_fleet import read_participants_from_botex_db
 from tests.conftest import RunningOtree
-from tests.support.fake_llm import FakeLLM
+from tests.support.fake_llm import FakeLLM, prompt_tokens
 from tests.test_commands import clean_env, otree_sessions, run
 
 STUDY = """
@@ -137,3 +137,25 @@ def test_a_study_with_a_session_config_the_server_lacks_creates_nothing(
     assert "has no session config 'no_such_game'" in lines[0]
     assert len(otree_sessions(otree_server)) == before and not db.exists()
     assert fake_llm.requests == []
+
+
+def test_the_plan_estimates_a_study_from_the_bots_that_ran_before_within_a_quarter(
+    otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "botex.sqlite3")
+    env = clean_env(OTREE_SERVER_URL=otree_server.url, OTREE_REST_KEY=otree_server.rest_key, BOTEX_DB=db,
+                    OPENAI_API_KEY="sk-test-study")
+    pilot = write_study(tmp_path, fake_llm.api_base)
+    assert run("botex-cli", "study", "run", str(pilot), env=env, cwd=tmp_path).returncode == 0
+    main = tmp_path / "main.toml"
+    main.write_text(pilot.read_text().replace('name = "guessers"', 'name = "main"').replace("sessions = 2", "sessions = 1"))
+    (tmp_path / "people.csv").write_text("age,job\n33,baker\n")
+    planned = run("botex-cli", "study", "plan", str(main), env=env, cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    estimate = {(words[0], words[-1]): (float(words[5]), float(words[6])) for words in map(str.split, planned.stdout.splitlines()[1:-1])}
+    assert set(estimate) == {("alike", "openai/alpha"), ("mixed", "openai/alpha"), ("mixed", "openai/beta"), ("mixed", "openai/gamma")}
+    seen = len(fake_llm.requests)
+    assert run("botex-cli", "study", "run", str(main), env=env, cwd=tmp_path).returncode == 0
+    counted = sum(prompt_tokens(request) for request in fake_llm.requests[seen:])
+    planned_tokens = sum(prompt for prompt, _ in estimate.values())
+    assert abs(planned_tokens - counted) <= 0.25 * counted, (planned_tokens, counted)
