@@ -46,6 +46,11 @@ api_base = "{api_base}"
 """
 
 
+def study_env(otree_server: RunningOtree, botex_db: str) -> dict[str, str]:
+    return clean_env(OTREE_SERVER_URL=otree_server.url, OTREE_REST_KEY=otree_server.rest_key, BOTEX_DB=botex_db,
+                     OPENAI_API_KEY="sk-test-study")
+
+
 def csv_rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as file:
         return list(csv.DictReader(file))
@@ -62,8 +67,7 @@ def test_a_study_runs_every_arm_with_the_models_and_personas_of_its_positions(
     otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
     db = str(tmp_path / "botex.sqlite3")
-    env = clean_env(OTREE_SERVER_URL=otree_server.url, OTREE_REST_KEY=otree_server.rest_key, BOTEX_DB=db,
-                    OPENAI_API_KEY="sk-test-study")
+    env = study_env(otree_server, db)
     result = run("botex-cli", "study", "run", str(write_study(tmp_path, fake_llm.api_base)), env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "study guessers: all 9 bots finished" in result.stdout
@@ -127,8 +131,7 @@ def test_a_study_with_a_session_config_the_server_lacks_creates_nothing(
     otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
     db = tmp_path / "botex.sqlite3"
-    env = clean_env(OTREE_SERVER_URL=otree_server.url, OTREE_REST_KEY=otree_server.rest_key, BOTEX_DB=str(db),
-                    OPENAI_API_KEY="sk-test-study")
+    env = study_env(otree_server, str(db))
     before = len(otree_sessions(otree_server))
     result = run("botex-cli", "study", "run", str(write_study(tmp_path, fake_llm.api_base, "no_such_game")), env=env, cwd=tmp_path)
     assert result.returncode == 1
@@ -143,8 +146,7 @@ def test_the_plan_estimates_a_study_from_the_bots_that_ran_before_within_a_quart
     otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
     db = str(tmp_path / "botex.sqlite3")
-    env = clean_env(OTREE_SERVER_URL=otree_server.url, OTREE_REST_KEY=otree_server.rest_key, BOTEX_DB=db,
-                    OPENAI_API_KEY="sk-test-study")
+    env = study_env(otree_server, db)
     pilot = write_study(tmp_path, fake_llm.api_base)
     assert run("botex-cli", "study", "run", str(pilot), env=env, cwd=tmp_path).returncode == 0
     main = tmp_path / "main.toml"
