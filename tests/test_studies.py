@@ -161,3 +161,27 @@ def test_the_plan_estimates_a_study_from_the_bots_that_ran_before_within_a_quart
     counted = sum(prompt_tokens(request) for request in fake_llm.requests[seen:])
     planned_tokens = sum(prompt for prompt, _ in estimate.values())
     assert abs(planned_tokens - counted) <= 0.25 * counted, (planned_tokens, counted)
+
+
+def test_a_study_submitted_to_the_fleet_puts_each_bot_on_its_providers_queue(
+    fleet_env: dict[str, str], fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    from tests.support.fleet import cli
+    from tests.support.workers import Workers
+
+    study = write_study(tmp_path, fake_llm.api_base)
+    study.write_text(study.read_text().replace('model = "openai/gamma"', 'model = "hosted_vllm/gamma"'))
+    workers = Workers(fleet_env, tmp_path)
+    try:
+        workers.start("openai", concurrency=6, queues="botex.openai")
+        workers.start("vllm", concurrency=2, queues="botex.hosted_vllm")
+        result = cli(fleet_env, "study", "submit", str(study), "--wait", timeout=240)
+        assert result.returncode == 0, result.stderr + workers.logs()
+    finally:
+        workers.stop_all()
+    assert "study guessers: all 9 bots finished" in result.stdout
+    rows = read_participants_from_botex_db(botex_db=fleet_env["BOTEX_DB"])
+    assert sorted(row["model"] for row in rows if row["study"] == "guessers") == (
+        ["hosted_vllm/gamma"] * 2 + ["openai/alpha"] * 5 + ["openai/beta"] * 2)
+    vllm_log = (tmp_path / "vllm.log").read_text()
+    assert vllm_log.count(" succeeded in ") == 2, "the hosted_vllm worker ran exactly the hosted_vllm bots"
