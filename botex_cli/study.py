@@ -131,7 +131,8 @@ def _play(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key:
     progress = _ArmProgress(botex_db) if wait else None
     try:
         played = run_study(study_file, botex_db, otree_server_url, otree_rest_key, wait=wait,
-                           on_created=progress.start if progress else _list_sessions)
+                           on_session=lambda arm, code: click.echo(f"arm {arm}: session {code} created"),
+                           on_created=progress.start if progress else None)
     finally:
         if progress:
             progress.stop()
@@ -144,11 +145,6 @@ def _play(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key:
     click.echo(f"study {played.study.name}: all {len(played.bots)} bots finished")
 
 
-def _list_sessions(played: StudyRun) -> None:
-    for arm, codes in played.sessions.items():
-        click.echo(f"arm {arm}: session(s) {', '.join(codes)}")
-
-
 class _ArmProgress:
     """Prints each arm's progress line whenever it changes, from the sessions' creation until stopped."""
 
@@ -159,8 +155,7 @@ class _ArmProgress:
         self._thread: threading.Thread | None = None
 
     def start(self, played: StudyRun) -> None:
-        """List the sessions and start following them."""
-        _list_sessions(played)
+        """Start following the sessions of ``played``."""
         self._thread = threading.Thread(target=self._follow, args=(played,), daemon=True)
         self._thread.start()
 

@@ -46,6 +46,7 @@ def run_study(
     otree_server_url: str | None = None,
     otree_rest_key: str | None = None,
     wait: bool = True,
+    on_session: Callable[[str, str], None] | None = None,
     on_created: Callable[[StudyRun], None] | None = None,
 ) -> StudyRun:
     """Create every session of a study and run its bots: in this process, or on the fleet when
@@ -59,6 +60,7 @@ def run_study(
         otree_server_url: defaults to ``OTREE_SERVER_URL``.
         otree_rest_key: defaults to ``OTREE_REST_KEY``.
         wait: Return when every bot has ended; else once the bots are on their way.
+        on_session: Called with the arm and the code of each session as it is created.
         on_created: Called with the run once the sessions exist, before the bots start.
 
     Raises:
@@ -85,6 +87,8 @@ def run_study(
             code, bots = _new_session(spec, arm, personas, local.db, otree.server_url, otree.rest_key)
             run.sessions[arm.name].append(code)
             run.bots.extend(bots)
+            if on_session:
+                on_session(arm.name, code)
     logger.info("study %s: %d session(s), %d bot(s)", spec.name, sum(map(len, run.sessions.values())), len(run.bots))
     if on_created:
         on_created(run)
