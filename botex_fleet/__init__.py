@@ -38,6 +38,7 @@ from botex_core.otree import (
 from botex_core.settings import load_botex_env
 from botex_fleet.bots import run_bots_on_session, run_single_bot
 from botex_fleet.studies import run_study
+from botex_fleet.study_export import export_study
 
 try:
     __version__ = version("botex-fleet")
@@ -57,6 +58,7 @@ __all__ = [
     "export_otree_data",
     "export_participant_data",
     "export_response_data",
+    "export_study",
     "get_bot_urls",
     "get_session_configs",
     "init_otree_session",
