@@ -142,7 +142,7 @@ def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
     def kill_holder_of_a_given_back_bot(codes: list[str]) -> None:
         # Delayed LLM calls keep one bot busy while its partner waits long enough to give its slot back.
         fleet.llm.inject("timeout", times=3, seconds=LLM_TIMEOUT_SECONDS + 3, pages_only=True)
-        holder = wait_until(lambda: holder_of_a_given_back_bot(fleet, codes), 120)
+        holder = wait_until(lambda: holder_of_a_given_back_bot(fleet, codes), 120, pause=0.2)
         if not holder:
             raise RuntimeError("no bot gave its slot back")
         if holder == host_worker[0]:
@@ -176,7 +176,9 @@ def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
 
     return [
         Scheduled("worker kill -9", kill_worker, sessions),
-        Scheduled("worker kill -9 while a bot gave its slot back", kill_holder_of_a_given_back_bot, sessions),
+        # Two sessions: more bots wait for a partner, so that a given-back slot is caught within its
+        # short window (the bot comes back 2 s later) even on a loaded machine.
+        Scheduled("worker kill -9 while a bot gave its slot back", kill_holder_of_a_given_back_bot, 2),
         # more bots than the other worker takes at once: some run behind the cut
         Scheduled(f"worker network cut {outage:.0f} s", cut_worker_network, 3),
         Scheduled("Redis restart, AOF on", redis_restart(lose_data=False), sessions),
