@@ -71,7 +71,9 @@ _renewers_lock = threading.Lock()
 def renewer_for(botex_db: str, seconds: float) -> LeaseRenewer:
     """This process's renewer of leases of ``seconds`` in ``botex_db``."""
     with _renewers_lock:
-        return _renewers.setdefault((botex_db, seconds), LeaseRenewer(botex_db, seconds))
+        if (botex_db, seconds) not in _renewers:
+            _renewers[botex_db, seconds] = LeaseRenewer(botex_db, seconds)
+        return _renewers[botex_db, seconds]
 
 
 class LeaseKeeper:
