@@ -124,10 +124,12 @@ class BotTask(Task):
     def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
         """A task that crashed outside the bot still leaves its reason in the store."""
         settings = args[0]["settings"] if args else {}
+        reason = f"task failed: {type(exc).__name__}: {exc}"
         try:
             botex_db = settings.get("botex_db") or resolve(BotexSettings).db
-            ledger.end(botex_db, settings.get("session_id"), settings.get("participant_id"),
-                       BotStatus.FAILED, f"task failed: {type(exc).__name__}: {exc}")
+            if not ledger.fail_crashed_run(botex_db, settings.get("session_id"), settings.get("participant_id"), reason):
+                logger.warning("task %s failed after its bot had ended or was taken over; the bot keeps its "
+                               "status (%s)", task_id, reason)
         except Exception:  # noqa: BLE001 - the store itself may be what failed
             logger.exception("could not record the failure of task %s", task_id)
 

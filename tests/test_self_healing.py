@@ -47,6 +47,13 @@ def all_finished(botex_db: str, sessions: list[str]) -> bool:
     return all(row["status"] == "finished" for code in sessions for row in read_participants_from_botex_db(code, botex_db))
 
 
+def where_bots_stand(botex_db: str, sessions: list[str], workers: Workers) -> str:
+    """Each bot's status and reason, and the end of the workers' logs: what a failed wait reports."""
+    rows = [row for code in sessions for row in read_participants_from_botex_db(code, botex_db)]
+    bots = "\n".join(f"{row['participant_id']} {row['status']}: {row['status_reason']}" for row in rows)
+    return f"{bots}\n{workers.logs()}"
+
+
 def test_the_bots_of_a_killed_worker_come_back_without_a_person(
     fleet_env: dict[str, str], tmp_path: Path, slow_llm: FakeLLM
 ) -> None:
@@ -122,7 +129,8 @@ def test_workers_survive_a_redis_restart_and_every_bot_finishes(
                  120, "the bots did not start")
         redis.restart(down_seconds=3)
         finished = lambda: all_finished(env["BOTEX_DB"], sessions)  # noqa: E731
-        wait_for(finished, 240, "not every bot finished after the restart")
+        wait_for(finished, 240,
+                 lambda: "not every bot finished after the restart\n" + where_bots_stand(env["BOTEX_DB"], sessions, workers))
         assert workers.alive("one") and workers.alive("two"), workers.logs()
     finally:
         workers.stop_all()

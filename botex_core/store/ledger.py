@@ -221,6 +221,24 @@ def end(
         return session.execute(statement).rowcount == 1
 
 
+def fail_crashed_run(botex_db: str, session_id: str, participant_id: str, reason: str) -> bool:
+    """Mark a bot failed whose task crashed outside the bot, unless a live run holds it or it ended
+    for good (a bot that finished stays finished when, say, the task's result could not be stored).
+    Returns whether it wrote."""
+    statement = (
+        update(Participant)
+        .where(
+            Participant.session_id == session_id,
+            Participant.participant_id == participant_id,
+            lease_lapsed(utcnow()),
+            or_(Participant.status.is_(None), Participant.status.not_in(BotStatus.final())),
+        )
+        .values(status=BotStatus.FAILED.value, status_reason=reason)
+    )
+    with session_scope(botex_db) as session:
+        return session.execute(statement).rowcount == 1
+
+
 def is_final(botex_db: str, session_id: str, participant_id: str) -> bool:
     """Whether the participant's bot finished or was abandoned (or is unknown): nothing runs it again."""
     with session_scope(botex_db) as session:
