@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -124,25 +125,77 @@ def export(name: str, output: str, botex_db: str, otree_server_url: str, otree_r
     click.echo(f"study {name}: data and {manifest.name} in {output}")
 
 
+@study.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html", show_default=True,
+              help="The HTML file to write.")
+@options.existing_botex_db
+@options.otree_server_url
+@options.otree_rest_key
+def report(name: str, output: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None) -> None:
+    """Write study NAME's report: one HTML file (viewable with no network) with bots, tokens and cost per
+    arm and model, each player field's distribution and means per round, payoffs, and reasons."""
+    from botex_cli.progress import check_writable
+    from botex_fleet.report import study_report
+
+    check_writable(Path(output), folder=False)
+    path = study_report(name, output, botex_db, otree_server_url, otree_rest_key)
+    click.echo(f"study {name}: report in {path}")
+
+
+@study.command()
+@click.argument("name")
+@click.option("--strict", is_flag=True,
+              help="Fail a bot whose request no stored exchange answers, instead of asking its model.")
+@click.option("--as", "replay_name", help="The replay's own study name  [default: NAME-replay, numbered when taken]")
+@options.existing_botex_db
+@options.otree_server_url
+@options.otree_rest_key
+def replay(name: str, strict: bool, replay_name: str | None, botex_db: str, otree_server_url: str,
+           otree_rest_key: str | None) -> None:
+    """Play study NAME again on new sessions in this process, each bot's LLM requests answered from the
+    exchanges its original stored (no LLM cost); print the hits and misses, and whether the answers
+    equal the original run's."""
+    from botex_fleet.replay import replay_study
+
+    replayed = _with_progress(botex_db, True, lambda on_session, on_created: replay_study(
+        name, botex_db, otree_server_url, otree_rest_key, strict, replay_name, on_session, on_created))
+    counts = replayed.counts(botex_db)
+    click.echo(f"replay {replayed.name} of study {name}: {counts.hits} request(s) answered from stored exchanges, "
+               f"{counts.misses} not (sent to the model{', or refused' if strict else ''}); the answers of "
+               f"{replayed.equal_answers(botex_db)} of {len(replayed.bots)} bots equal their original's")
+    _check_finished(replayed, botex_db)
+
+
 def _play(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
     """Run or submit the study, with a progress line per arm while it runs."""
     from botex_fleet.studies import run_study
 
+    played = _with_progress(botex_db, wait, lambda on_session, on_created: run_study(
+        study_file, botex_db, otree_server_url, otree_rest_key, wait, on_session, on_created))
+    if not wait:
+        click.echo(f"study {played.name}: {len(played.bots)} bot(s) queued; see 'botex-cli status'")
+        return
+    _check_finished(played, botex_db)
+    click.echo(f"study {played.name}: all {len(played.bots)} bots finished")
+
+
+def _with_progress(botex_db: str, wait: bool, start: Callable[..., StudyRun]) -> StudyRun:
+    """Call ``start(on_session, on_created)``, which creates a study's sessions and plays them; print each
+    session as it is created and, when ``wait``, a progress line per arm until ``start`` returns."""
     progress = _ArmProgress(botex_db) if wait else None
     try:
-        played = run_study(study_file, botex_db, otree_server_url, otree_rest_key, wait=wait,
-                           on_session=lambda arm, code: click.echo(f"arm {arm}: session {code} created"),
-                           on_created=progress.start if progress else None)
+        return start(lambda arm, code: click.echo(f"arm {arm}: session {code} created"),
+                     progress.start if progress else None)
     finally:
         if progress:
             progress.stop()
-    if not wait:
-        click.echo(f"study {played.study.name}: {len(played.bots)} bot(s) queued; see 'botex-cli status'")
-        return
+
+
+def _check_finished(played: StudyRun, botex_db: str) -> None:
     unfinished = sum(p.bots - p.finished for p in played.progress(botex_db).values())
     if unfinished:
         raise click.ClickException(f"{unfinished} of {len(played.bots)} bots did not finish; see 'botex-cli status'")
-    click.echo(f"study {played.study.name}: all {len(played.bots)} bots finished")
 
 
 class _ArmProgress:

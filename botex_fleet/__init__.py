@@ -37,6 +37,7 @@ from botex_core.otree import (
 )
 from botex_core.settings import load_botex_env
 from botex_fleet.bots import run_bots_on_session, run_single_bot
+from botex_fleet.report import study_report
 from botex_fleet.studies import run_study
 from botex_fleet.study_export import export_study
 
@@ -73,6 +74,7 @@ __all__ = [
     "run_study",
     "start_llamacpp_server",
     "start_otree_server",
+    "study_report",
     "stop_llamacpp_server",
     "stop_otree_server",
 ]

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import statistics
 from pathlib import Path
+from typing import Any
 
-from botex_fleet import read_participants_from_botex_db
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from sqlalchemy import text
+
+from botex_core.store import get_engine
+from botex_fleet import read_participants_from_botex_db, read_responses_from_botex_db
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM, prompt_tokens
 from tests.test_commands import clean_env, otree_sessions, run
@@ -123,8 +131,76 @@ def test_a_study_runs_every_arm_with_the_models_and_personas_of_its_positions(
     assert manifest["otree_version"] and manifest["botex_fleet_version"] and len(manifest["prompts_sha256"]) == 64
     assert "sk-test-study" not in (data / "manifest.json").read_text() + (data / "botex_conversations.csv").read_text()
 
+    reported = run("botex-cli", "study", "report", "guessers", "-o", "guessers.html", env=env, cwd=tmp_path)
+    assert reported.returncode == 0, reported.stderr
+    check_report(tmp_path / "guessers.html", data, manifest)
+
     again = run("botex-cli", "study", "run", str(tmp_path / "study.toml"), env=env, cwd=tmp_path)
     assert again.returncode == 1 and "a study named 'guessers' already" in again.stderr
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """What headless Chromium shows of the report: console messages, its images, and its tables' cells."""
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        browser.get(path.as_uri())
+        return {
+            "console": browser.get_log("browser"),
+            "images": browser.execute_script(
+                "return [...document.images].map(i => ({src: i.src.slice(0, 26), complete: i.complete,"
+                " width: i.naturalWidth, height: i.naturalHeight}))"),
+            "external": browser.execute_script(
+                "return [...document.querySelectorAll('script, link, iframe, [href]')].length"),
+            "tables": browser.execute_script(
+                "return [...document.querySelectorAll('table[data-table]')].map(t => ({kind: t.dataset.table,"
+                " field: t.dataset.field || '', rows: [...t.querySelectorAll('tr[data-arm]')].map(r => ({"
+                " arm: r.dataset.arm, model: r.dataset.model, cells: Object.fromEntries([...r.querySelectorAll("
+                "'td[data-column], td[data-choice]')].map(c => [c.dataset.column || c.dataset.choice, c.textContent]))}))}))"),
+        }
+    finally:
+        browser.quit()
+
+
+def check_report(path: Path, data: Path, manifest: dict[str, Any]) -> None:
+    """The report loads with no console message and no outside resource, every plot is drawn, and the
+    numbers it shows are the export's."""
+    shown = read_report(path)
+    assert shown["console"] == []
+    assert shown["external"] == 0
+    # Payoffs, and guess and is_winner each with their values and their means per round.
+    assert len(shown["images"]) == 5
+    assert all(image["src"].startswith("data:image/svg+xml") and image["complete"] and image["width"] > 100
+               and image["height"] > 100 for image in shown["images"]), shown["images"]
+    tables = {(table["kind"], table["field"]): {(row["arm"], row["model"]): row["cells"] for row in table["rows"]}
+              for table in shown["tables"]}
+    expected = {(row["arm"], row["model"]): row for row in manifest["by_arm_and_model"]}
+    summary = tables[("summary", "")]
+    assert set(summary) == set(expected) | {("all", "")}
+    for group, row in expected.items():
+        assert {column: int(summary[group][column].replace(",", "")) for column in
+                ("bots", "finished", "pages", "answers", "llm_calls", "prompt_tokens", "completion_tokens")} == {
+            "bots": row["bots"], "finished": row["by_status"]["finished"], "pages": row["pages"],
+            "answers": row["answers"], "llm_calls": row["llm_calls"], "prompt_tokens": row["prompt_tokens"],
+            "completion_tokens": row["completion_tokens"]}
+    players = csv_rows(data / "otree_player.csv")
+    guesses = {group: [float(row["guess"]) for row in players if (row["arm"], row["model"]) == group] for group in expected}
+    assert {group: (cells["n"], cells["mean"]) for group, cells in tables[("means", "guess_two_thirds.guess")].items()} == {
+        group: (str(len(values)), f"{statistics.fmean(values):,.2f}") for group, values in guesses.items()}
+    payoffs: dict[str, float] = {}
+    for row in players:
+        payoffs[row["participant_code"]] = payoffs.get(row["participant_code"], 0.0) + float(row["payoff"])
+    group_of = {row["participant_code"]: (row["arm"], row["model"]) for row in players}
+    assert {group: cells["mean"] for group, cells in tables[("means", "payoff")].items()} == {
+        group: f"{statistics.fmean(total for code, total in payoffs.items() if group_of[code] == group):,.2f}"
+        for group in expected}
+    winners = tables[("counts", "guess_two_thirds.is_winner")]
+    assert {group: sum(map(int, cells.values())) for group, cells in winners.items()} == {
+        group: len(values) for group, values in guesses.items()}
 
 
 def test_a_study_with_a_session_config_the_server_lacks_creates_nothing(
@@ -185,3 +261,48 @@ def test_a_study_submitted_to_the_fleet_puts_each_bot_on_its_providers_queue(
         ["hosted_vllm/gamma"] * 2 + ["openai/alpha"] * 5 + ["openai/beta"] * 2)
     vllm_log = (tmp_path / "vllm.log").read_text()
     assert vllm_log.count(" succeeded in ") == 2, "the hosted_vllm worker ran exactly the hosted_vllm bots"
+
+
+def test_a_replay_answers_every_request_from_the_stored_exchanges_and_gives_the_same_answers(
+    otree_server: RunningOtree, tmp_path: Path
+) -> None:
+    llm = FakeLLM(random_numbers=True).start()
+    try:
+        db = str(tmp_path / "botex.sqlite3")
+        env = study_env(otree_server, db)
+        assert run("botex-cli", "study", "run", str(write_study(tmp_path, llm.api_base)), env=env, cwd=tmp_path).returncode == 0
+        calls = len(llm.requests)
+        guesses = {row["answer"] for row in read_responses_from_botex_db(db) if row["question_id"] == "guess"}
+        assert len(guesses) > 3, "the stand-in drew the guesses at random"
+
+        replayed = run("botex-cli", "study", "replay", "guessers", env=env, cwd=tmp_path)
+        assert replayed.returncode == 0, replayed.stderr
+        assert len(llm.requests) == calls, "no request of the replay reached the stand-in"
+        assert (f"replay guessers-replay of study guessers: {calls} request(s) answered from stored exchanges, "
+                f"0 not (sent to the model); the answers of 9 of 9 bots equal their original's") in replayed.stdout
+        rows = {row["participant_id"]: row for row in read_participants_from_botex_db(botex_db=db)}
+        replay_bots = [row for row in rows.values() if row["study"] == "guessers-replay"]
+        assert len(replay_bots) == 9 and all(row["status"] == "finished" for row in replay_bots)
+        assert sorted((row["arm"], row["model"], row["persona"]) for row in replay_bots) == sorted(
+            (row["arm"], row["model"], row["persona"]) for row in rows.values() if row["study"] == "guessers")
+        shown = json.loads(run("botex-cli", "study", "status", "guessers-replay", "--json", env=env, cwd=tmp_path).stdout)
+        assert sum(row["prompt_tokens"] + row["completion_tokens"] for row in shown) == 0
+
+        # One original bot's last exchanges are gone: a strict replay fails that bot, asking no model;
+        # a lenient one asks the model for what is missing.
+        with get_engine(db).begin() as connection:
+            victim = connection.execute(text(
+                "SELECT participant_id FROM participants WHERE study = 'guessers' AND arm = 'alike' LIMIT 1")).scalar()
+            connection.execute(text("DELETE FROM llm_exchanges WHERE participant_id = :p AND sequence > 3"), {"p": victim})
+        strict = run("botex-cli", "study", "replay", "guessers", "--strict", env=env, cwd=tmp_path)
+        assert strict.returncode == 1 and len(llm.requests) == calls
+        assert "replay guessers-replay-2 of study guessers" in strict.stdout and "did not finish" in strict.stderr
+        failed = [row for row in read_participants_from_botex_db(botex_db=db)
+                  if row["study"] == "guessers-replay-2" and row["status"] == "failed"]
+        assert len(failed) == 1 and "strict replay" in failed[0]["status_reason"]
+        lenient = run("botex-cli", "study", "replay", "guessers", "--as", "lenient", env=env, cwd=tmp_path)
+        assert lenient.returncode == 0, lenient.stderr
+        asked = len(llm.requests) - calls
+        assert asked > 0 and f", {asked} not (sent to the model)" in lenient.stdout
+    finally:
+        llm.stop()
