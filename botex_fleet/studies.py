@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 class StudyRun:
     """A study's sessions as they were created: session codes by arm, and every bot."""
 
-    study: Study
+    name: str
     sessions: dict[str, list[str]] = field(default_factory=dict)
     bots: list[BotSettings] = field(default_factory=list)
 
@@ -77,10 +77,10 @@ def run_study(
     if not embedded:
         check_broker()
     save_study(local.db, StoredStudy(
-        spec.name, source, _version(), prompts_sha256(), otree.server_url,
+        spec.name, source, botex_fleet_version(), prompts_sha256(), otree.server_url,
         OtreeClient.resolved(otree.server_url, otree.rest_key).version(), utcnow(),
     ))
-    run = StudyRun(spec)
+    run = StudyRun(spec.name)
     for arm in spec.arms:
         run.sessions[arm.name] = []
         for personas in assign_personas(arm, folder):
@@ -104,21 +104,32 @@ def run_study(
     return run
 
 
-def _version() -> str:
+def botex_fleet_version() -> str:
+    """The installed botex-fleet's version, as a study's record keeps it."""
     import botex_fleet
 
     return botex_fleet.__version__
 
 
-def _check_before_creating(spec: Study, otree_server_url: str, otree_rest_key: str | None) -> None:
-    """Refuse a study whose session configs the server does not have or whose models no queue takes."""
+def check_session_configs(configs: list[str], otree_server_url: str, otree_rest_key: str | None) -> None:
+    """Refuse session configs the oTree server does not have, naming the first (``arms.N.session_config``).
+
+    Raises:
+        ConfigurationError: One of ``configs`` (in the order of the arms) is unknown to the server.
+    """
     known = {config["name"] for config in get_session_configs(otree_server_url, otree_rest_key)}
-    for index, arm in enumerate(spec.arms):
-        if arm.session_config not in known:
+    for index, config in enumerate(configs):
+        if config not in known:
             raise ConfigurationError(
                 f"arms.{index}.session_config: the oTree server at {otree_server_url} has no session config "
-                f"'{arm.session_config}' (it has {', '.join(sorted(known)) or 'none'})"
+                f"'{config}' (it has {', '.join(sorted(known)) or 'none'})"
             )
+
+
+def _check_before_creating(spec: Study, otree_server_url: str, otree_rest_key: str | None) -> None:
+    """Refuse a study whose session configs the server does not have or whose models no queue takes."""
+    check_session_configs([arm.session_config for arm in spec.arms], otree_server_url, otree_rest_key)
+    for arm in spec.arms:
         for position in range(arm.bots_per_session):
             queue_for(arm.spec_of(position).model)
 

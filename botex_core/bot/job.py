@@ -30,6 +30,10 @@ class BotSettings:
     wait_timeout: float = 3600.0
     driver: str = "auto"
     persona: str | None = None
+    # A replay of this participant code: requests are answered from its stored exchanges
+    # (see ``botex_fleet.replay``); ``strict_replay`` fails the bot on a request they cannot answer.
+    replay_of: str | None = None
+    strict_replay: bool = False
 
     def bot_parms(self) -> dict[str, Any]:
         """The settings as stored with the conversation: nothing secret."""
@@ -45,6 +49,7 @@ class BotSettings:
             "wait_timeout": self.wait_timeout,
             "driver": self.driver,
             "persona": self.persona,
+            "replay_of": self.replay_of,
         }
 
 

@@ -86,6 +86,7 @@ class BotRecorder:
                     prompt_tokens=exchange.prompt_tokens,
                     completion_tokens=exchange.completion_tokens,
                     latency_seconds=exchange.latency_seconds,
+                    cached=1 if exchange.cached else None,
                 )
             )
 

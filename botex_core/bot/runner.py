@@ -82,6 +82,8 @@ def run_bot(
         completion_kwargs=settings.completion_kwargs,
         retry=retry or RetryPolicy(),
         limiter=limiter,
+        cache_namespace=settings.replay_of,
+        cache_only=settings.strict_replay,
     )
     dialogue = Dialogue(client, prompts, settings.full_conv_history, state.messages, state.summary, settings.persona)
     client.record = lambda exchange: recorder.record_exchange(dialogue.phase, exchange)

@@ -61,6 +61,8 @@ class Exchange:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_seconds: float = 0.0
+    # Answered from LiteLLM's cache (a replay): no tokens went to the provider.
+    cached: bool = False
 
 
 @dataclass
@@ -109,6 +111,10 @@ class LLMClient:
     limiter: RateLimiter | None = None
     # The call that answers a request: LiteLLM's ``completion`` unless another is given.
     completion: Callable[..., Any] | None = field(default=None, repr=False)
+    # A replay: each request is looked up first in LiteLLM's cache (``litellm.cache``) under this
+    # namespace; with ``cache_only`` a request it cannot answer fails instead of reaching the provider.
+    cache_namespace: str | None = None
+    cache_only: bool = False
 
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> Exchange:
         """Ask for a reply to ``messages`` that follows ``schema``; return the exchange.
@@ -123,6 +129,8 @@ class LLMClient:
             attempt += 1
             request = self._request(messages, schema, name)
             exchange = Exchange(request=_recordable(request))
+            if self.cache_namespace and self._answered_from_cache(litellm, request, exchange):
+                return exchange
             estimate = _estimated_tokens(messages)
             grant = self.limiter.acquire(estimate) if self.limiter else None
             started = time.monotonic()
@@ -188,7 +196,30 @@ class LLMClient:
         }
         if api_base:
             request["api_base"] = api_base
+        if self.cache_namespace:
+            # LiteLLM's own cache lookup in ``completion`` needs its proxy extras (BerriAI/litellm#42195):
+            # the client looks the request up itself, and a miss goes to the provider uncached.
+            request.update(caching=False, cache={"namespace": self.cache_namespace})
         return request
+
+    def _answered_from_cache(self, litellm: Any, request: dict[str, Any], exchange: Exchange) -> bool:
+        """Fill ``exchange`` from LiteLLM's cache and record it; False when the provider has to answer.
+
+        Raises:
+            LLMFailure: ``cache_only`` and the cache has no answer.
+        """
+        cached = litellm.cache.get_cache(**request) if litellm.cache is not None else None
+        if cached is None:
+            if self.cache_only:
+                exchange.error = "ReplayMiss: no stored exchange answers this request"
+                self.record(exchange)
+                raise LLMFailure(f"strict replay: {exchange.error}")
+            return False
+        choice = litellm.ModelResponse(**cached).choices[0]
+        exchange.response, exchange.finish_reason = choice.message.content, choice.finish_reason
+        exchange.cached, exchange.prompt_tokens, exchange.completion_tokens = True, 0, 0
+        self.record(exchange)
+        return True
 
     def _secrets(self) -> dict[str, str]:
         if self.api_key:

@@ -95,6 +95,8 @@ class StudyRecord(Base):
     otree_server_url: Mapped[str] = mapped_column(Text)
     otree_version: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The study this one replays (its bots answered from that study's stored exchanges).
+    replay_of: Mapped[str | None] = mapped_column(String(64))
 
 
 class Conversation(Base):
@@ -140,6 +142,8 @@ class LLMExchange(_BotRecord, Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     latency_seconds: Mapped[float | None] = mapped_column(Float)
+    # 1 when a replay answered the request from a stored exchange: nothing reached the provider.
+    cached: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

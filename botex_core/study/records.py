@@ -27,6 +27,7 @@ class StoredStudy:
     otree_server_url: str
     otree_version: str | None
     created_at: datetime
+    replay_of: str | None = None
 
 
 def prompts_sha256() -> str:
@@ -57,7 +58,48 @@ def load_study(botex_db: str, name: str) -> StoredStudy:
         if record is None:
             raise ConfigurationError(f"the store has no study named '{name}'")
         return StoredStudy(record.name, record.source, record.botex_fleet_version, record.prompts_sha256,
-                           record.otree_server_url, record.otree_version, record.created_at)
+                           record.otree_server_url, record.otree_version, record.created_at, record.replay_of)
+
+
+def free_study_name(botex_db: str, wanted: str) -> str:
+    """``wanted``, or ``wanted-2``, ``wanted-3``, ... : the first name no study in the store has."""
+    with session_scope(botex_db) as session:
+        taken = set(session.scalars(select(StudyRecord.name).where(StudyRecord.name.startswith(wanted))))
+    number = 1
+    name = wanted
+    while name in taken:
+        number += 1
+        name = f"{wanted}-{number}"
+    return name
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """One session of a study as it was created: its config, who was human, and each bot's settings
+    (as queued) by participant code, in the order of ``id_in_session``."""
+
+    code: str
+    session_config: str
+    is_human: list[bool]
+    bots: dict[str, dict[str, Any]]
+
+
+def stored_sessions(botex_db: str, name: str) -> dict[str, list[StoredSession]]:
+    """The sessions of study ``name`` by arm (arms and codes sorted, as :func:`study_sessions`)."""
+    query = (
+        select(Participant)
+        .where(Participant.study == name)
+        .order_by(Participant.arm, Participant.session_id, Participant.id_in_session)
+    )
+    sessions: dict[str, dict[str, StoredSession]] = {}
+    with session_scope(botex_db) as session:
+        for row in session.scalars(query):
+            by_code = sessions.setdefault(row.arm or "", {})
+            stored = by_code.setdefault(row.session_id, StoredSession(row.session_id, row.session_name or "", [], {}))
+            stored.is_human.append(bool(row.is_human))
+            if not row.is_human:
+                stored.bots[row.participant_id] = json.loads(row.bot_settings or "{}").get("settings", {})
+    return {arm: list(by_code.values()) for arm, by_code in sessions.items()}
 
 
 def study_sessions(botex_db: str, name: str) -> dict[str, list[str]]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import threading
 import time
 from collections import deque
@@ -33,22 +34,24 @@ import requests
 TEXT = "Stand-in reply."
 
 
-def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None, name: str = "", fault: str | None = None) -> Any:
-    """A value that satisfies ``schema``, or breaks it as ``fault`` says."""
+def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None, name: str = "",
+                         fault: str | None = None, rng: random.Random | None = None) -> Any:
+    """A value that satisfies ``schema``, or breaks it as ``fault`` says; bounded numbers are the middle
+    of their range, or drawn from ``rng`` when given."""
     root = root or schema
     if "$ref" in schema:
         target = root
         for part in schema["$ref"].lstrip("#/").split("/"):
             target = target[part]
-        return instance_from_schema(target, root, name, fault)
+        return instance_from_schema(target, root, name, fault, rng)
     if "anyOf" in schema:
-        return instance_from_schema(schema["anyOf"][0], root, name, fault)
+        return instance_from_schema(schema["anyOf"][0], root, name, fault, rng)
     if "enum" in schema:
         return schema["enum"][len(schema["enum"]) // 2]
     kind = schema.get("type")
     if kind == "object":
         return {
-            key: instance_from_schema(sub, root, key, fault)
+            key: instance_from_schema(sub, root, key, fault, rng)
             for key, sub in schema.get("properties", {}).items()
         }
     if kind == "boolean":
@@ -57,12 +60,14 @@ def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = N
         low, high = schema.get("minimum"), schema.get("maximum")
         if fault == "out_of_range" and low is not None:
             return int(low) - 10
+        if low is not None and high is not None and rng is not None:
+            return rng.randint(int(low), int(high)) if kind == "integer" else round(rng.uniform(low, high), 2)
         if low is not None and high is not None:
             middle = (low + high) / 2
             return int(middle) if kind == "integer" else round(middle, 2)
         return int(low) if low is not None else 7
     if kind == "array":
-        return [instance_from_schema(schema.get("items", {}), root, name, fault)]
+        return [instance_from_schema(schema.get("items", {}), root, name, fault, rng)]
     if fault == "out_of_range" and name == "reason" and "maxLength" in schema:
         return "r" * schema["maxLength"]
     text = "x" * 40 if fault == "long_text" and name == "answer" else TEXT
@@ -79,9 +84,12 @@ class _RoomyHTTPServer(ThreadingHTTPServer):
 class FakeLLM:
     """The server: start it, point LiteLLM at ``api_base``, queue faults, read what it saw."""
 
-    def __init__(self, latency: float = 0.0, json_object_only: bool = False, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, latency: float = 0.0, json_object_only: bool = False, host: str = "127.0.0.1", port: int = 0,
+                 random_numbers: bool = False) -> None:
         self.latency = latency
         self.json_object_only = json_object_only
+        # Bounded numbers drawn at random (each answer its own) instead of the middle of their range.
+        self.rng = random.Random() if random_numbers else None
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
         self.arrivals: list[float] = []
@@ -195,7 +203,8 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
         return handler._send(status, {"error": {"message": f"stand-in fault {kind}", "type": "fault", "code": status}})
     if kind == "timeout":
         time.sleep(float(fault.get("seconds", 30)))
-    reply = instance_from_schema(schema, fault=kind)
+    with fake._lock:
+        reply = instance_from_schema(schema, fault=kind, rng=fake.rng)
     if kind == "confused":
         reply.update({k: v for k, v in (("confused", True), ("understood", False)) if k in reply})
     content = json.dumps(reply)
