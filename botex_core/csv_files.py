@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -14,27 +16,36 @@ def write_csv(path: str, fieldnames: Sequence[str], rows: Iterable[Mapping[str, 
 
     With no rows the file holds the header alone.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".botex-", suffix=".csv", dir=directory)
-    try:
+    with _replaced_when_written(path) as handle:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as file:
             writer = csv.DictWriter(file, fieldnames=list(fieldnames), extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def write_file_atomically(path: str, content: bytes) -> None:
     """Write ``content`` to ``path`` through a temporary file in the same folder."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".botex-", dir=directory)
-    try:
+    with _replaced_when_written(path) as handle:
         with os.fdopen(handle, "wb") as file:
             file.write(content)
+
+
+@contextmanager
+def _replaced_when_written(path: str) -> Iterator[int]:
+    """A handle to a temporary file in ``path``'s folder that replaces ``path`` once written, with the
+    permissions a new file gets from the umask (not the owner-only ones of temporary files)."""
+    handle, temporary = tempfile.mkstemp(prefix=".botex-", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        os.chmod(temporary, 0o666 & ~_umask())
+        yield handle
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
