@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -183,7 +182,9 @@ def _play(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key:
 def _with_progress(botex_db: str, wait: bool, start: Callable[..., StudyRun]) -> StudyRun:
     """Call ``start(on_session, on_created)``, which creates a study's sessions and plays them; print each
     session as it is created and, when ``wait``, a progress line per arm until ``start`` returns."""
-    progress = _ArmProgress(botex_db) if wait else None
+    from botex_fleet.studies import ArmProgress
+
+    progress = ArmProgress(botex_db, lambda line: click.echo(line, err=True)) if wait else None
     try:
         return start(lambda arm, code: click.echo(f"arm {arm}: session {code} created"),
                      progress.start if progress else None)
@@ -196,36 +197,3 @@ def _check_finished(played: StudyRun, botex_db: str) -> None:
     unfinished = sum(p.bots - p.finished for p in played.progress(botex_db).values())
     if unfinished:
         raise click.ClickException(f"{unfinished} of {len(played.bots)} bots did not finish; see 'botex-cli status'")
-
-
-class _ArmProgress:
-    """Prints each arm's progress line whenever it changes, from the sessions' creation until stopped."""
-
-    def __init__(self, botex_db: str, interval: float = 2.0) -> None:
-        self._botex_db = botex_db
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, played: StudyRun) -> None:
-        """Start following the sessions of ``played``."""
-        self._thread = threading.Thread(target=self._follow, args=(played,), daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Print the last lines and stop."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
-
-    def _follow(self, played: StudyRun) -> None:
-        last: dict[str, str] = {}
-        while True:
-            stopping = self._stop.wait(self._interval)
-            for arm, progress in played.progress(self._botex_db).items():
-                line = progress.line()
-                if last.get(arm) != line:
-                    click.echo(f"arm {arm}: {line}", err=True)
-                    last[arm] = line
-            if stopping:
-                return

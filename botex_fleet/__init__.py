@@ -37,6 +37,7 @@ from botex_core.otree import (
 )
 from botex_core.settings import load_botex_env
 from botex_fleet.bots import run_bots_on_session, run_single_bot
+from botex_fleet.replay import replay_study
 from botex_fleet.report import study_report
 from botex_fleet.studies import run_study
 from botex_fleet.study_export import export_study
@@ -69,6 +70,7 @@ __all__ = [
     "read_conversations_from_botex_db",
     "read_participants_from_botex_db",
     "read_responses_from_botex_db",
+    "replay_study",
     "run_bots_on_session",
     "run_single_bot",
     "run_study",

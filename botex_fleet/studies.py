@@ -40,6 +40,41 @@ class StudyRun:
                 for arm, codes in self.sessions.items()}
 
 
+class ArmProgress:
+    """Shows each arm's progress line (``arm NAME: ...``) whenever it changes, from the sessions'
+    creation (:meth:`start`, a fit for ``run_study``'s ``on_created``) until :meth:`stop`."""
+
+    def __init__(self, botex_db: str, show: Callable[[str], None] = print, interval: float = 2.0) -> None:
+        self._botex_db = botex_db
+        self._show = show
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, played: StudyRun) -> None:
+        """Start following the sessions of ``played``."""
+        self._thread = threading.Thread(target=self._follow, args=(played,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Show the last lines and stop."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _follow(self, played: StudyRun) -> None:
+        last: dict[str, str] = {}
+        while True:
+            stopping = self._stop.wait(self._interval)
+            for arm, progress in played.progress(self._botex_db).items():
+                line = progress.line()
+                if last.get(arm) != line:
+                    self._show(f"arm {arm}: {line}")
+                    last[arm] = line
+            if stopping:
+                return
+
+
 def run_study(
     study: str | Path | dict[str, Any],
     botex_db: str | None = None,

@@ -2,7 +2,9 @@
 
 It starts the example oTree server and llama.cpp's server with SmolLM2, creates
 a session, runs the bots with a progress display, exports the botex and oTree
-data (wide and normalised) to a folder and prints a summary. Run it through
+data (wide and normalised) to a folder and prints a summary. With ``--study FILE``
+it runs a study instead (its ``llamacpp`` bots on the demo's llama.cpp server)
+and writes the study's export and HTML report. Run it through
 ``bash scripts/demo.sh``, which sets everything up first.
 """
 
@@ -18,10 +20,14 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import botex_fleet
 from botex_core.progress import report_progress, session_progress
+from botex_core.study.records import free_study_name
+from botex_fleet.studies import ArmProgress
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parent / "otree"
 
@@ -37,6 +43,9 @@ def main() -> None:
     parser.add_argument("--config", default="widgets_pair", help="session config of the example project")
     parser.add_argument("--participants", type=int, default=2, help="number of bots")
     parser.add_argument("--output", default="demo-output", help="folder for the exported data")
+    parser.add_argument("--study", help="a study file to run instead of one session (for example "
+                                        "examples/studies/local_guess.toml); its llamacpp bots use the demo's model")
+    parser.add_argument("--slots", type=int, default=4, help="requests the local model serves at once")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -56,9 +65,12 @@ def main() -> None:
     llama = None
     try:
         llama = botex_fleet.start_llamacpp_server({
-            "server_url": llama_url, "num_slots": min(arguments.participants, 4),
+            "server_url": llama_url, "num_slots": arguments.slots if arguments.study else min(arguments.participants, arguments.slots),
             "log_file": str(workspace / "llamacpp.log"),
         })
+        if arguments.study:
+            run_study_on_the_local_model(Path(arguments.study), llama_url, botex_db, output)
+            return
         session = botex_fleet.init_otree_session(arguments.config, arguments.participants, botex_db=botex_db)
         session_id = session["session_id"]
         print(f"session {session_id}: {arguments.participants} bots on '{arguments.config}'")
@@ -83,6 +95,39 @@ def main() -> None:
         if llama is not None:
             botex_fleet.stop_llamacpp_server(llama)
         botex_fleet.stop_otree_server(otree)
+
+
+def run_study_on_the_local_model(study_file: Path, llama_url: str, botex_db: str, output: Path) -> None:
+    """Run the study with its llamacpp bots on ``llama_url``; export its data and write its report."""
+    study = on_local_model(tomllib.loads(study_file.read_text()), llama_url, study_file.parent)
+    study["name"] = free_study_name(botex_db, study["name"])
+    started = time.monotonic()
+    progress = ArmProgress(botex_db, lambda line: print("  " + line, flush=True), interval=5)
+    try:
+        played = botex_fleet.run_study(study, botex_db=botex_db, on_created=progress.start)
+    finally:
+        progress.stop()
+    minutes = (time.monotonic() - started) / 60
+    botex_fleet.export_study(played.name, output, botex_db=botex_db)
+    report = botex_fleet.study_report(played.name, output / "report.html", botex_db=botex_db)
+    print(f"\nstudy {played.name} finished in {minutes:.1f} min:")
+    for arm, counts in played.progress(botex_db).items():
+        print(f"  arm {arm}: {counts.line()}")
+    print(f"\ndata in {output}, report in {report}")
+    unfinished = sum(counts.bots - counts.finished for counts in played.progress(botex_db).values())
+    sys.exit(1 if unfinished else 0)
+
+
+def on_local_model(study: dict[str, Any], llama_url: str, folder: Path) -> dict[str, Any]:
+    """``study`` with every llamacpp bot on ``llama_url`` and persona files found from ``folder``."""
+    for arm in study.get("arms", []):
+        for spec in [arm.get("bots") or {}, *arm.get("positions", [])]:
+            if spec.get("model") == "llamacpp":
+                spec["api_base"] = llama_url
+            persona = spec.get("persona")
+            if isinstance(persona, dict) and "csv" in persona:
+                persona["csv"] = str((folder / persona["csv"]).resolve())
+    return study
 
 
 def export(session_id: str, botex_db: str, output: Path) -> None:

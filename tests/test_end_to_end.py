@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text as sql
 
+from botex_core.store import get_engine
 from botex_fleet import (
     export_otree_data,
     export_participant_data,
     export_response_data,
+    export_study,
     init_otree_session,
     normalize_otree_data,
+    read_responses_from_botex_db,
     run_bots_on_session,
+    run_study,
     start_llamacpp_server,
     stop_llamacpp_server,
 )
 from botex_core.llm.gguf import gguf_context_length
 from tests.conftest import RunningOtree
+from tests.support.fake_llm import FakeLLM
 from tests.support.processes import browser_processes
 from tests.support.services import free_port
 
@@ -74,3 +81,56 @@ def test_two_bots_finish_a_session_on_the_local_model(
     assert len(tables["player"]) == 2 and all(p["cooperate"] in (0, 1) for p in tables["player"])
     assert (tmp_path / "otree_player.csv").exists()
     assert browser_processes() == before
+
+
+@pytest.mark.timeout(1800)
+def test_a_study_with_one_position_on_the_local_model_and_two_on_the_stand_in(
+    otree_server: RunningOtree, llamacpp_url: str, fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "900")
+    db = str(tmp_path / "botex.sqlite3")
+    (tmp_path / "people.csv").write_text("occupation\nbaker\n")
+    study = tmp_path / "study.toml"
+    study.write_text(f"""
+name = "local-and-stand-in"
+
+[[arms]]
+name = "mixed"
+session_config = "guess_two_thirds"
+participants = 3
+
+[[arms.positions]]
+model = "openai/alpha"
+api_base = "{fake_llm.api_base}"
+
+[[arms.positions]]
+model = "openai/beta"
+api_base = "{fake_llm.api_base}"
+
+[[arms.positions]]
+model = "llamacpp"
+api_base = "{llamacpp_url}"
+persona = {{ csv = "people.csv", template = "You work as a {{occupation}}." }}
+""")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-stand-in")
+    run_study(study, botex_db=db)
+
+    with get_engine(db).connect() as connection:
+        rows = connection.execute(sql("SELECT participant_id, model, persona, status, status_reason, bot_settings "
+                                      "FROM participants ORDER BY id_in_session")).mappings().all()
+        assert [(row["model"], row["persona"], row["status"]) for row in rows] == [
+            ("openai/alpha", None, "finished"), ("openai/beta", None, "finished"),
+            ("llamacpp", "You work as a baker.", "finished")], rows
+        queued = {row["model"]: json.loads(row["bot_settings"])["queue"] for row in rows}
+        local = rows[2]["participant_id"]
+        requests = [json.loads(text) for text in connection.execute(
+            sql("SELECT request FROM llm_exchanges WHERE participant_id = :p"), {"p": local}).scalars()]
+    assert queued == {"openai/alpha": "botex.openai", "openai/beta": "botex.openai", "llamacpp": "botex.llamacpp"}
+    assert {request["model"] for request in fake_llm.requests} == {"alpha", "beta"}
+    assert requests and all(request["model"] == "openai/llamacpp" for request in requests)
+    assert "You work as a baker." in requests[0]["messages"][0]["content"]
+    guesses = [row for row in read_responses_from_botex_db(db) if row["participant_id"] == local and row["question_id"] == "guess"]
+    assert len(guesses) == 3 and all(0 <= int(row["answer"]) <= 100 for row in guesses)
+    manifest = json.loads(export_study("local-and-stand-in", tmp_path / "data", botex_db=db).read_text())
+    assert set(manifest["models"]) == {"openai/alpha", "openai/beta", "llamacpp"}
+    assert manifest["models"]["llamacpp"]["settings"][0]["api_base"] == llamacpp_url
