@@ -141,8 +141,16 @@ def _progress(
 
 
 def _models_of(session: Session, participant_ids: list[str]) -> dict[str, str]:
-    rows = session.execute(select(Conversation.id, Conversation.bot_parms).where(Conversation.id.in_(participant_ids)))
-    return {participant: json.loads(parms or "{}").get("model", "") for participant, parms in rows}
+    """Each bot's model as it was queued; from its saved conversation for bots queued before the
+    store kept the model with the participant."""
+    queued = session.execute(select(Participant.participant_id, Participant.model).where(
+        Participant.participant_id.in_(participant_ids), Participant.model.is_not(None)))
+    models = {participant: model for participant, model in queued}
+    older = [participant for participant in participant_ids if participant not in models]
+    if older:
+        rows = session.execute(select(Conversation.id, Conversation.bot_parms).where(Conversation.id.in_(older)))
+        models |= {participant: json.loads(parms or "{}").get("model", "") for participant, parms in rows}
+    return models
 
 
 def report_progress(
