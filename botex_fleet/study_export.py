@@ -62,6 +62,7 @@ def export_study(
     manifest = {
         "study": stored.name,
         "study_file": stored.source,
+        "replay_of": stored.replay_of,
         "botex_fleet_version": stored.botex_fleet_version,
         "prompts_sha256": stored.prompts_sha256,
         "otree_server_url": stored.otree_server_url,

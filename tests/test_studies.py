@@ -285,6 +285,8 @@ def test_a_replay_answers_every_request_from_the_stored_exchanges_and_gives_the_
         assert len(replay_bots) == 9 and all(row["status"] == "finished" for row in replay_bots)
         assert sorted((row["arm"], row["model"], row["persona"]) for row in replay_bots) == sorted(
             (row["arm"], row["model"], row["persona"]) for row in rows.values() if row["study"] == "guessers")
+        assert run("botex-cli", "study", "export", "guessers-replay", "-o", "replayed", env=env, cwd=tmp_path).returncode == 0
+        assert json.loads((tmp_path / "replayed" / "manifest.json").read_text())["replay_of"] == "guessers"
         shown = json.loads(run("botex-cli", "study", "status", "guessers-replay", "--json", env=env, cwd=tmp_path).stdout)
         assert sum(row["prompt_tokens"] + row["completion_tokens"] for row in shown) == 0
 

@@ -56,11 +56,13 @@ class PlayerField:
 
     @property
     def shown_as(self) -> Literal["bars", "box", "text"]:
-        """Bars of the values for a few distinct ones, box plots for other numbers, examples for text."""
-        distinct = {value for values in self.values.values() for value in values}
-        if len(distinct) <= (FEW_NUMBERS if self.numeric else MOST_CHOICES):
-            return "bars"
-        return "box" if self.numeric else "text"
+        """Bars of the values for numbers with a few distinct values and for text whose values repeat
+        (choices); box plots for other numbers; examples of other text (free answers)."""
+        answers = [value for values in self.values.values() for value in values]
+        distinct = len(set(answers))
+        if self.numeric:
+            return "bars" if distinct <= FEW_NUMBERS else "box"
+        return "bars" if distinct <= min(MOST_CHOICES, len(answers) / 2) else "text"
 
     def interval(self, group: Group) -> Interval:
         """The mean of a numeric field in ``group`` with its interval."""
@@ -120,13 +122,18 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _player_tables(folder: Path) -> dict[str, Path]:
-    """Each app's player table; with one app, oTree's tables carry no app prefix."""
-    with open(folder / "otree_wide.csv", newline="", encoding="utf-8") as file:
-        header = next(csv.reader(file), [])
-    apps = list(dict.fromkeys(name.split(".")[0] for name in header if name.count(".") == 3 and ".player." in name))
-    if len(apps) == 1:
-        return {apps[0]: folder / "otree_player.csv"} if (folder / "otree_player.csv").exists() else {}
-    return {app: folder / f"otree_{app}_player.csv" for app in apps if (folder / f"otree_{app}_player.csv").exists()}
+    """Each app's player table: ``otree_<app>_player.csv``, or with a single app that has data,
+    ``otree_player.csv`` (oTree's wide table may name apps that other sessions of the server played)."""
+    played: list[str] = []
+    for row in _rows(folder / "otree_wide.csv"):
+        for column, value in row.items():
+            app = column.split(".")[0]
+            if value and column.count(".") == 3 and ".player." in column and app not in played:
+                played.append(app)
+    single = folder / "otree_player.csv"
+    if single.exists() and played:
+        return {played[0]: single}
+    return {app: folder / f"otree_{app}_player.csv" for app in played if (folder / f"otree_{app}_player.csv").exists()}
 
 
 def _number(value: str) -> float | None:
