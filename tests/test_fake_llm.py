@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import jsonschema
-import litellm
 
+from botex_core.settings import load_litellm
 from tests.support.fake_llm import FakeLLM
+
+# With the price table of the package, never fetched from the network.
+litellm = load_litellm()
 
 SCHEMA = {
     "type": "object",

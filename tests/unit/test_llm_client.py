@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import litellm
 import pytest
 
 from botex_core.llm.client import Exchange, LLMClient, LLMFailure, RetryPolicy
+from botex_core.settings import load_litellm
 from tests.unit.completions import ScriptedCompletion
 
+# Set up as the bots have it: with the price table of the package, never fetched from the network.
+litellm = load_litellm()
 SCHEMA = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
 NO_WAIT = RetryPolicy(max_attempts=4, base_delay=0.0)
 
@@ -117,3 +119,35 @@ def test_each_call_has_a_timeout_that_a_completion_parameter_overrides() -> None
     client.completion_kwargs = {"timeout": 2.5}
     client.complete([{"role": "user", "content": "hi"}], SCHEMA, "Reply")
     assert [request["timeout"] for request in completion.requests] == [7.0, 2.5]
+
+
+@pytest.fixture
+def answers_of_an_earlier_run() -> Any:
+    """LiteLLM's cache with one answered request of participant ``p1``, as a replay fills it."""
+    cache = litellm.Cache(type="local")
+    request = LLMClient(model="openai/test-model")._request([{"role": "user", "content": "hi"}], SCHEMA, "Reply")
+    answer = litellm.ModelResponse(choices=[{"index": 0, "message": {"role": "assistant", "content": '{"x": 7}'},
+                                             "finish_reason": "stop"}])
+    cache.add_cache(result=answer, **request, cache={"namespace": "p1"})
+    previous, litellm.cache = litellm.cache, cache
+    yield cache
+    litellm.cache = previous
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
+def test_a_replay_answers_from_the_cache_of_its_original_and_counts_what_it_cannot(
+    answers_of_an_earlier_run: Any, strict: bool
+) -> None:
+    completion = ScriptedCompletion([{"x": 1}])
+    client, recorded = client_with(completion, cache_namespace="p1", cache_only=strict)
+    exchange = client.complete([{"role": "user", "content": "hi"}], SCHEMA, "Reply")
+    assert (exchange.response, exchange.cached, exchange.prompt_tokens, completion.calls) == ('{"x": 7}', True, 0, 0)
+
+    other, recorded = client_with(completion, cache_namespace="p2", cache_only=strict)
+    if strict:
+        with pytest.raises(LLMFailure, match="strict replay"):
+            other.complete([{"role": "user", "content": "hi"}], SCHEMA, "Reply")
+        assert completion.calls == 0 and recorded[0].error.startswith("ReplayMiss")
+    else:
+        assert other.complete([{"role": "user", "content": "hi"}], SCHEMA, "Reply").cached is False
+        assert completion.calls == 1
