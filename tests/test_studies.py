@@ -274,6 +274,7 @@ def test_a_replay_answers_every_request_from_the_stored_exchanges_and_gives_the_
         calls = len(llm.requests)
         guesses = {row["answer"] for row in read_responses_from_botex_db(db) if row["question_id"] == "guess"}
         assert len(guesses) > 3, "the stand-in drew the guesses at random"
+        planned = run("botex-cli", "study", "plan", "study.toml", env=env, cwd=tmp_path).stdout
 
         replayed = run("botex-cli", "study", "replay", "guessers", env=env, cwd=tmp_path)
         assert replayed.returncode == 0, replayed.stderr
@@ -289,6 +290,8 @@ def test_a_replay_answers_every_request_from_the_stored_exchanges_and_gives_the_
         assert json.loads((tmp_path / "replayed" / "manifest.json").read_text())["replay_of"] == "guessers"
         shown = json.loads(run("botex-cli", "study", "status", "guessers-replay", "--json", env=env, cwd=tmp_path).stdout)
         assert sum(row["prompt_tokens"] + row["completion_tokens"] for row in shown) == 0
+        # The replay's bots, which used no tokens, do not lower the estimate of the next study.
+        assert run("botex-cli", "study", "plan", "study.toml", env=env, cwd=tmp_path).stdout == planned
 
         # One original bot's last exchanges are gone: a strict replay fails that bot, asking no model;
         # a lenient one asks the model for what is missing.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from botex_core.costs import estimated_cost
 from botex_core.progress import bots_progress
 from botex_core.store import BotStatus, Participant, session_scope
+from botex_core.store.models import StudyRecord
 
 # The most recent finished bots an estimate is based on.
 BASIS_BOTS = 200
@@ -28,11 +29,14 @@ class Estimate:
 
 def estimate_bots(botex_db: str, session_config: str, model: str, bots: int) -> Estimate | None:
     """The LLM calls, tokens and cost of ``bots`` bots of ``model`` playing ``session_config``, from the
-    averages of the bots of that config and model that finished before; None when there were none."""
+    averages of the bots of that config and model that finished before (not those of replays, which
+    ask no model); None when there were none."""
+    replays = select(StudyRecord.name).where(StudyRecord.replay_of.is_not(None))
     query = (
         select(Participant.participant_id)
         .where(Participant.session_name == session_config, Participant.model == model,
-               Participant.status == BotStatus.FINISHED.value)
+               Participant.status == BotStatus.FINISHED.value,
+               or_(Participant.study.is_(None), Participant.study.not_in(replays)))
         .order_by(Participant.time_out.desc())
         .limit(BASIS_BOTS)
     )
