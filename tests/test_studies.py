@@ -293,18 +293,19 @@ def test_a_replay_answers_every_request_from_the_stored_exchanges_and_gives_the_
         # The replay's bots, which used no tokens, do not lower the estimate of the next study.
         assert run("botex-cli", "study", "plan", "study.toml", env=env, cwd=tmp_path).stdout == planned
 
-        # One original bot's last exchanges are gone: a strict replay fails that bot, asking no model;
-        # a lenient one asks the model for what is missing.
+        # One original bot's last exchange (after the game) is gone: a strict replay fails that bot,
+        # asking no model; a lenient one asks the model for what is missing.
         with get_engine(db).begin() as connection:
             victim = connection.execute(text(
                 "SELECT participant_id FROM participants WHERE study = 'guessers' AND arm = 'alike' LIMIT 1")).scalar()
-            connection.execute(text("DELETE FROM llm_exchanges WHERE participant_id = :p AND sequence > 3"), {"p": victim})
+            connection.execute(text("DELETE FROM llm_exchanges WHERE participant_id = :p AND phase = 'end'"), {"p": victim})
         strict = run("botex-cli", "study", "replay", "guessers", "--strict", env=env, cwd=tmp_path)
         assert strict.returncode == 1 and len(llm.requests) == calls
         assert "replay guessers-replay-2 of study guessers" in strict.stdout and "did not finish" in strict.stderr
-        failed = [row for row in read_participants_from_botex_db(botex_db=db)
-                  if row["study"] == "guessers-replay-2" and row["status"] == "failed"]
-        assert len(failed) == 1 and "strict replay" in failed[0]["status_reason"]
+        statuses = sorted((row["status"], row["status_reason"] or "") for row in read_participants_from_botex_db(botex_db=db)
+                          if row["study"] == "guessers-replay-2")
+        assert statuses == [("failed", "strict replay: ReplayMiss: no stored exchange answers this request")] + [
+            ("finished", "")] * 8, statuses
         lenient = run("botex-cli", "study", "replay", "guessers", "--as", "lenient", env=env, cwd=tmp_path)
         assert lenient.returncode == 0, lenient.stderr
         asked = len(llm.requests) - calls
