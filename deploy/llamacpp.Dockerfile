@@ -2,11 +2,17 @@
 # source by the same set-up script the tests use (compose profile "local-llm").
 # Built from the repository root:
 #   docker build -f deploy/llamacpp.Dockerfile -t botex-fleet-llamacpp .
-FROM python:3.11-slim-bookworm
+# BASE_IMAGE: a Debian 12 image with or without Python (a registry's python:3.11-slim-bookworm,
+# or a local one made with mmdebstrap; deploy/ensure-python.sh adds Debian's python3-venv if needed).
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+# Unset unless given: pip's CA bundle and constraints, for builds behind a TLS-intercepting proxy.
+ARG PIP_CERT
+ARG PIP_CONSTRAINT
 
 ENV DEBIAN_FRONTEND=noninteractive BOTEX_CACHE_DIR=/opt/llamacpp BOTEX_VENV=/opt/llamacpp/venv
-COPY scripts/setup-llamacpp.sh /opt/setup/scripts/
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends cmake g++ >/dev/null \
+COPY deploy/ensure-python.sh scripts/setup-llamacpp.sh /opt/setup/scripts/
+RUN sh /opt/setup/scripts/ensure-python.sh && apt-get update -qq && apt-get install -y -qq --no-install-recommends cmake g++ >/dev/null \
     && python3 -m venv "$BOTEX_VENV" \
     && bash /opt/setup/scripts/setup-llamacpp.sh | tail -n 2 > /opt/llamacpp/paths \
     && ln -s "$(sed -n 1p /opt/llamacpp/paths)" /usr/local/bin/llama-server \
