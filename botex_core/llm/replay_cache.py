@@ -30,8 +30,7 @@ def replay_cache(botex_db: str, participant_ids: Iterable[str]) -> tuple[Any, in
 
     ids = list(participant_ids)
     query = (
-        select(LLMExchange.participant_id, LLMExchange.request, LLMExchange.response, LLMExchange.prompt_tokens,
-               LLMExchange.completion_tokens)
+        select(LLMExchange.participant_id, LLMExchange.request, LLMExchange.response)
         .where(LLMExchange.participant_id.in_(ids), LLMExchange.response.is_not(None), LLMExchange.error.is_(None))
         .order_by(LLMExchange.id)
     )
@@ -40,13 +39,12 @@ def replay_cache(botex_db: str, participant_ids: Iterable[str]) -> tuple[Any, in
     cache = litellm.Cache(type="local")
     # LiteLLM's default keeps 200 entries for 10 minutes: a replay needs all of them for as long as it runs.
     cache.cache = InMemoryCache(max_size_in_memory=len(rows) + 1, default_ttl=7 * 24 * 3600)
-    for participant_id, request_text, response, prompt_tokens, completion_tokens in rows:
+    for participant_id, request_text, response in rows:
         request = {key: value for key, value in json.loads(request_text).items() if key not in _CACHE_CONTROL}
+        # Only the reply is read back: a hit costs no tokens, whatever the original used.
         answer = litellm.ModelResponse(
             model=request.get("model"),
             choices=[{"index": 0, "message": {"role": "assistant", "content": response}, "finish_reason": "stop"}],
-            usage={"prompt_tokens": prompt_tokens or 0, "completion_tokens": completion_tokens or 0,
-                   "total_tokens": (prompt_tokens or 0) + (completion_tokens or 0)},
         )
         cache.add_cache(result=answer, **request, cache={"namespace": participant_id})
     return cache, len(rows)
