@@ -8,4 +8,5 @@ if command -v python3 >/dev/null 2>&1 && python3 -c "import ensurepip, venv" 2>/
 fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv ca-certificates >/dev/null
+apt-get clean
 rm -rf /var/lib/apt/lists/*

@@ -3,7 +3,7 @@
 ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE}
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null \
-    && rm -rf /var/lib/apt/lists/* && mkdir /data && chown redis:redis /data
+    && apt-get clean && rm -rf /var/lib/apt/lists/* && mkdir /data && chown redis:redis /data
 USER redis
 WORKDIR /data
 EXPOSE 6379
