@@ -20,5 +20,5 @@ USER otree
 WORKDIR /home/otree/project
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://localhost:8000/api/otree_version')" || exit 1
+    CMD python3 -c "import urllib.request; urllib.request.urlopen('http://localhost:8000/api/otree_version')" || exit 1
 CMD ["otree", "prodserver", "8000"]
