@@ -18,7 +18,7 @@ if [ ! -x "$server" ]; then
     echo "llama.cpp: building llama-server (several minutes on 2 cores)" >&2
     rm -rf "$build_root"
     mkdir -p "$build_root"
-    "$venv/bin/pip" download -q --no-deps --no-binary :all: -d "$build_root" \
+    "$venv/bin/pip" download -q --no-deps --no-binary llama-cpp-python -d "$build_root" \
         "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2
     tar -xzf "$build_root"/llama_cpp_python-*.tar.gz -C "$build_root"
     source_dir="$(echo "$build_root"/llama_cpp_python-*/vendor/llama.cpp)"
