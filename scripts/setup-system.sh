@@ -3,7 +3,7 @@
 # everything is installed.
 #   setup-system.sh          everything the demo and the tests use: Chromium and
 #                            its driver for the bots, Redis (broker), PostgreSQL
-#                            (store), cmake and g++ to build llama.cpp, and
+#                            (store), cmake, make and g++ to build llama.cpp, and
 #                            kubectl (for `kubectl kustomize`) unless present,
 #                            iproute2 for the network namespaces of the tests
 #   setup-system.sh worker   what a fleet worker needs: Chromium and its driver
@@ -11,7 +11,7 @@ set -euo pipefail
 
 case "${1:-all}" in
     all)
-        packages=(chromium chromium-driver redis-server postgresql cmake g++ iproute2)
+        packages=(chromium chromium-driver redis-server postgresql cmake make g++ iproute2)
         command -v kubectl >/dev/null || packages+=(kubernetes-client)
         ;;
     worker) packages=(chromium chromium-driver) ;;
