@@ -3,10 +3,14 @@
 # builds the images on a Debian 12 base made with mmdebstrap, brings compose.yaml
 # up with podman-compose (Redis with password and AOF, PostgreSQL, 2 workers,
 # Flower, the example oTree), plays sessions of the example project against the
-# stand-in LLM on this host, restarts a worker while its bots play, checks the
-# answers in PostgreSQL and Flower's API behind its basic auth, then removes
-# everything it started (images and caches stay). --keep leaves the fleet up.
+# stand-in LLM on this host (one of them in Chromium), restarts a worker while
+# its bots play, checks the answers in PostgreSQL and Flower's API behind its
+# basic auth, then plays the Kubernetes workers and Flower with podman kube play
+# and checks them the same way. It removes everything it started (images and
+# caches stay); --keep leaves the fleet up.
 set -euo pipefail
+# Podman runs here as root (its networks need it); with sudo when started by another user.
+[ "$(id -u)" = 0 ] || exec sudo --preserve-env=PATH bash "$0" "$@"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 keep=0
 [ "${1:-}" = "--keep" ] && keep=1
@@ -112,7 +116,7 @@ sed -e "s/^REDIS_PASSWORD=.*/REDIS_PASSWORD=$redis_password/" \
     -e "s/^OTREE_REST_KEY=.*/OTREE_REST_KEY=$rest_key/" \
     "$root/botex.env.example" > "$work/botex.env"
 export BOTEX_REDIS_IMAGE=localhost/botex-redis:latest BOTEX_POSTGRES_IMAGE=localhost/botex-postgres:latest
-say "bringing the fleet up"
+say "bringing the fleet up ($(( SECONDS - started )) s so far)"
 remove_fleet
 for published in 5555 8000; do
     if (echo > "/dev/tcp/127.0.0.1/$published") 2>/dev/null; then
