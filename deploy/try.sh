@@ -158,7 +158,13 @@ submit --sessions 1 --driver browser > "$work/submit-browser.log" 2>&1 &
 submitted_browser=$!
 for _ in $(seq 120); do [ "$(psql "select count(*) from answers" 2>/dev/null || echo 0)" -ge 20 ] && break; sleep 1; done
 say "restarting worker 2 while its bots play"
-podman restart --time 10 "${project}_worker_2" >/dev/null 2>&1
+# Stop and start rather than `podman restart`, which in Podman 4.3 fails now and then when the
+# container exits just as the SIGKILL goes out ("container state improper", containers/podman#16505).
+podman stop --time 10 "${project}_worker_2" > "$work/restart.log" 2>&1 || true
+if [ "$(podman inspect -f '{{.State.Running}}' "${project}_worker_2")" != false ] \
+    || ! podman start "${project}_worker_2" >> "$work/restart.log" 2>&1; then
+    cat "$work/restart.log" >&2; say "FAILED: worker 2 did not stop and start again"; exit 1
+fi
 for job in "$submitted_auto auto" "$submitted_browser browser"; do
     set -- $job
     wait "$1" || { cat "$work/submit-$2.log" >&2; say "FAILED: not every bot finished"; exit 1; }
