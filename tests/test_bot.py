@@ -214,7 +214,9 @@ def test_endpoint_that_only_takes_json_object(otree_server: RunningOtree, sqlite
     assert statuses(sqlite_db, session_id) == ["finished", "finished"]
     formats = [r["response_format"]["type"] for r in server.requests]
     assert 1 <= formats.count("json_schema") <= 2  # at most each bot's first, concurrent request
-    assert set(formats[2:]) == {"json_object"}
+    # The other bot's first request may reach the server after the first bot's retry, never later.
+    after_the_switch = formats[formats.index("json_object"):]
+    assert after_the_switch.count("json_schema") <= 1 and after_the_switch[2:].count("json_schema") == 0
 
 
 def test_full_conversation_history(otree_server: RunningOtree, sqlite_db: str, fake_llm: FakeLLM) -> None:
