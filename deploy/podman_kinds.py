@@ -19,13 +19,14 @@ from typing import Any
 import yaml
 
 PLAYED = {"Deployment", "ConfigMap", "Pod", "PersistentVolumeClaim"}
+NOT_A_KIND = "not a kind podman kube play knows"  # StatefulSet, among others
+KEDA = "a KEDA resource: needs a cluster running KEDA's operator"
 WHY_NOT = {
     "Namespace": "Podman has no namespaces: every pod runs on the one host",
     "Service": "no cluster DNS or virtual IPs: pods reach each other by name on a Podman network",
-    "StatefulSet": "not a kind podman kube play knows",
     "PodDisruptionBudget": "Podman neither drains nodes nor evicts pods",
-    "ScaledObject": "a KEDA resource: needs a cluster running KEDA's operator",
-    "TriggerAuthentication": "a KEDA resource: needs a cluster running KEDA's operator",
+    "ScaledObject": KEDA,
+    "TriggerAuthentication": KEDA,
 }
 
 
@@ -53,7 +54,7 @@ def main() -> None:
         elif kind == "Secret":
             (secrets_folder / f"{name}.json").write_text(json.dumps(secret_values(manifest)))
         else:
-            print(f"not played: {kind} {name}: {WHY_NOT.get(kind, 'not a kind podman kube play knows')}", file=sys.stderr)
+            print(f"not played: {kind} {name}: {WHY_NOT.get(kind, NOT_A_KIND)}", file=sys.stderr)
     yaml.safe_dump_all(played, sys.stdout, sort_keys=False)
 
 

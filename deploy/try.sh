@@ -22,6 +22,12 @@ stand_in_pid=""
 sampler_pid=""
 started=$SECONDS
 say() { echo "try: $*" >&2; }
+# Lines of standard input as one line: "a, b, c".
+comma_list() { paste -sd, - | sed 's/,/, /g'; }
+# Waits (up to 90 s) for a worker container's Celery to say it is ready.
+wait_until_ready() {
+    for _ in $(seq 90); do podman logs "$1" 2>&1 | grep -q " ready\." && return; sleep 1; done
+}
 # Samples the workers' memory every second while the fleet plays.
 sample_memory() {
     podman stats --format '{{.Name}} {{.MemUsage}}' --interval 1 2>/dev/null | grep --line-buffered worker >> "$work/memory.log" &
@@ -138,10 +144,9 @@ for _ in $(seq 60); do psql "select 1" >/dev/null 2>&1 && break; sleep 1; done
 # This host reaches the containers at their addresses on the fleet network; so do the workers.
 address() { podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "${project}_$1_1"; }
 for _ in $(seq 60); do curl -s -o /dev/null "http://$(address otree):8000/" && break; sleep 1; done
-for worker in 1 2; do
-    for _ in $(seq 90); do podman logs "${project}_worker_$worker" 2>&1 | grep -q " ready\." && break; sleep 1; done
-done
-idle="$(podman stats --no-stream --format '{{.Name}} {{.MemUsage}}' | grep worker | sed "s/${project}_//;s# / .*##" | tr '\n' ',' | sed 's/,$//;s/,/, /g')"
+wait_until_ready "${project}_worker_1"
+wait_until_ready "${project}_worker_2"
+idle="$(podman stats --no-stream --format '{{.Name}} {{.MemUsage}}' | grep worker | sed "s/${project}_//;s# / .*##" | comma_list)"
 sample_memory
 
 submit() {
@@ -176,7 +181,7 @@ answers="$(psql "select count(*) from answers")"
 duplicates="$(psql "select count(*) from (select participant_id, question_id, round from answers group by 1, 2, 3 having count(*) > 1) d")"
 anonymous="$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:5555/api/workers)"
 allowed="$(curl -s -o /dev/null -w '%{http_code}' -u "researcher:$flower_password" http://127.0.0.1:5555/api/workers)"
-sizes="$(podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^localhost/botex-(fleet|fleet-otree|redis|postgres):latest ' | sed 's#localhost/##;s#:latest##' | tr '\n' ',' | sed 's/,$//;s/,/, /g')"
+sizes="$(podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^localhost/botex-(fleet|fleet-otree|redis|postgres):latest ' | sed 's#localhost/##;s#:latest##' | comma_list)"
 say "images: $sizes"
 if [ "$finished" != 12 ] || [ "$in_chromium" != 4 ] || [ "$answers" != 120 ] || [ "$duplicates" != 0 ] || [ "$anonymous" != 401 ] || [ "$allowed" != 200 ]; then
     say "FAILED: finished $finished/12 ($in_chromium/4 in Chromium), answers $answers/120, duplicated $duplicates, Flower without auth $anonymous, with auth $allowed"
@@ -213,7 +218,7 @@ sed 's/^/try: /' "$work/kube/not-played.txt" >&2
 for file in "$work/kube/secrets"/*.json; do podman secret create "$(basename "$file" .json)" "$file" >/dev/null; done
 podman kube play --network "${project}_default" "$work/kube/podman.yaml" > "$work/kube/play.log" 2>&1 \
     || { cat "$work/kube/play.log" >&2; say "FAILED: podman kube play"; exit 1; }
-for _ in $(seq 90); do podman logs botex-worker-pod-0-worker 2>&1 | grep -q " ready\." && break; sleep 1; done
+wait_until_ready botex-worker-pod-0-worker
 sample_memory
 submit --sessions 1 > "$work/submit-kube.log" 2>&1 || { cat "$work/submit-kube.log" >&2; say "FAILED: the kube worker's bots"; exit 1; }
 kube_finished="$(( $(psql "select count(*) from participants where status = 'finished'") - finished ))"
