@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import multiprocessing
 import os
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from botex_fleet import (
     export_participant_data,
@@ -32,6 +37,8 @@ from botex_core.store import (
     session_scope,
     utcnow,
 )
+from botex_core.store import engine as engine_module, ledger
+from botex_core.store.engine import dispose_engines
 from botex_core.store.ledger import NewParticipant, add_participants
 
 SPEC_PARTICIPANT_COLUMNS = ["session_name", "session_id", "participant_id", "is_human", "url", "time_in", "time_out"]
@@ -213,3 +220,30 @@ def test_database_setting_accepts_paths_urls_and_the_environment(tmp_path: Path,
 def test_an_unusable_database_url_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="cannot use botex database"):
         get_engine("nosuchdialect://somewhere/db")
+
+
+@pytest.mark.postgres
+def test_a_transaction_its_worker_abandoned_does_not_hold_the_bot_for_long(
+    postgres_cluster, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that lost its network mid-transaction leaves the server waiting for its next statement,
+    with the bot's row locked; PostgreSQL must end that transaction so that another worker can take the bot."""
+    monkeypatch.setattr(engine_module, "IDLE_IN_TRANSACTION_SECONDS", 2)
+    botex_db = postgres_cluster.create_database("botex_" + uuid.uuid4().hex[:12])
+    code = make_session(botex_db, humans=(False,))[0]
+    assert ledger.claim_lease(botex_db, "sess0001", code, "vanished-run", seconds=0.1)
+    abandoned = Session(get_engine(botex_db))
+    abandoned.begin()
+    assert ledger.holds_lease(abandoned, "sess0001", code, "vanished-run")  # the row is locked from here on
+    time.sleep(0.2)  # the lease lapses
+
+    claimed: list[bool] = []
+    started = time.monotonic()
+    taker = threading.Thread(target=lambda: claimed.append(ledger.claim_lease(botex_db, "sess0001", code, "next-run", 10)))
+    taker.start()
+    taker.join(30)
+    assert claimed == [True], "the next run still waits for the abandoned transaction's row lock"
+    assert time.monotonic() - started < 15
+    with contextlib.suppress(Exception):  # the server has closed the abandoned connection
+        abandoned.close()
+    dispose_engines()

@@ -4,6 +4,13 @@ One engine per database URL and process. SQLite runs in WAL mode with a busy
 timeout and takes its write lock at the start of every transaction, so many
 processes can share one file; on PostgreSQL the schema is created under an
 advisory lock so that workers starting together do not race.
+
+A worker that drops off the network in the middle of a transaction leaves
+its row locks held on PostgreSQL until the server notices, and by default it
+does not for hours: every other worker that touches those rows (the one that
+resumes its bots) would wait as long. So each connection asks the server to
+end a transaction left idle for ``IDLE_IN_TRANSACTION_SECONDS``, and both
+sides give up on a link that stays silent for ``DEAD_LINK_SECONDS``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,12 @@ from botex_core.errors import ConfigurationError, StoreUnreachableError
 from botex_core.store.models import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+IDLE_IN_TRANSACTION_SECONDS = 60
+DEAD_LINK_SECONDS = 60
 _SCHEMA_LOCK_KEY = 0x626F746578  # "botex"
+
+# Many bots share a process: each holds a connection only while it writes.
+_POOL = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -93,8 +105,9 @@ def _new_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
             return _sqlite_engine(url)
-        # Many bots share a process: each holds a connection only while it writes.
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        if make_url(url).get_backend_name() == "postgresql":
+            return _postgres_engine(url)
+        return create_engine(url, **_POOL)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several kinds here
         raise ConfigurationError(f"cannot use botex database '{masked(url)}': {_first_line(exc)}") from None
 
@@ -117,6 +130,25 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(url: str) -> Engine:
+    # libpq's keepalives notice a silent peer while the link is idle, its TCP user timeout while a
+    # request waits unacknowledged.
+    dead_link = {"keepalives": 1, "keepalives_idle": DEAD_LINK_SECONDS // 2, "keepalives_interval": DEAD_LINK_SECONDS // 6,
+                 "keepalives_count": 3, "tcp_user_timeout": DEAD_LINK_SECONDS * 1000}
+    engine = create_engine(url, **_POOL, connect_args=dead_link)
+
+    @event.listens_for(engine, "connect")
+    def _end_abandoned_transactions(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_SECONDS}s'")
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
 
     return engine
 
