@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,6 +60,26 @@ class Fleet:
 
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(errors="replace")
+
+    def state(self) -> str:
+        """What the fleet is doing, for a failure message: each worker's last lines and its threads' stacks
+        (Celery prints them on SIGUSR1), the database sessions that wait or sit in a transaction, oTree's last lines."""
+        workers = [name for name in self.processes if name in (FIRST, SECOND)]
+        logged = {name: len(self.log(name)) for name in workers}
+        for name in workers:
+            os.kill(self.processes[name].pid, signal.SIGUSR1)
+        time.sleep(2)
+        with get_engine(self.env["BOTEX_DB"]).connect() as connection:
+            sessions = connection.execute(text(
+                "SELECT pid, client_addr, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity "
+                "WHERE datname = 'botex' AND (state <> 'idle' OR wait_event_type = 'Lock')")).all()
+        parts = []
+        for name in workers:
+            log = self.log(name)
+            stacks = re.sub(r"=+\nLOCAL VARIABLES\n=+\n.*?\n\n", "", log[logged[name]:], flags=re.S)
+            parts.append(f"--- {name} worker:\n{log[:logged[name]][-3000:]}\n--- its threads:\n{stacks}")
+        otree_log = (self.folder / "otree.log").read_text(errors="replace")
+        return "\n".join([*parts, "--- database sessions:", *map(str, sessions), f"--- oTree:\n{otree_log[-3000:]}"])
 
     def stop(self, name: str) -> None:
         process = self.processes.pop(name)
@@ -180,7 +202,7 @@ def test_bots_finish_across_hosts_and_survive_a_cut_link(fleet: Fleet) -> None:
     wait_for(first_is_mid_bot, 120, "the first worker never had a bot half done")
     fleet.network.cut(FIRST)
     wait_for(lambda: statuses(fleet, session) == ["finished"] * 4, 300,
-               f"the second worker did not finish the cut-off bots:\n{fleet.log('second')[-3000:]}")
+             lambda: f"the second worker did not finish the cut-off bots:\n{fleet.state()}")
     rows = read_participants_from_botex_db(session, fleet.env["BOTEX_DB"])
     assert any(row["attempts"] >= 2 for row in rows), "no bot was resumed"
     assert len(read_responses_from_botex_db(fleet.env["BOTEX_DB"], session)) == 4 * 10
