@@ -223,7 +223,14 @@ sample_memory
 submit --sessions 1 > "$work/submit-kube.log" 2>&1 || { cat "$work/submit-kube.log" >&2; say "FAILED: the kube worker's bots"; exit 1; }
 kube_finished="$(( $(psql "select count(*) from participants where status = 'finished'") - finished ))"
 kube_anonymous="$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:5555/api/workers)"
-kube_workers="$(curl -s -u "researcher:$flower_password" http://127.0.0.1:5555/api/workers | "$root/.venv/bin/python" -c 'import json, sys; print(",".join(json.load(sys.stdin)))')"
+# Flower asks the workers who they are when it starts and when asked to refresh; a worker busy at that
+# moment answers late, so it is asked again for a while.
+for _ in $(seq 20); do
+    kube_workers="$(curl -s -u "researcher:$flower_password" 'http://127.0.0.1:5555/api/workers?refresh=1' \
+        | "$root/.venv/bin/python" -c 'import json, sys; print(",".join(json.load(sys.stdin)))' 2>/dev/null)"
+    [ "$kube_workers" = "botex@botex-worker-pod-0" ] && break
+    sleep 1
+done
 if [ "$kube_finished" != 4 ] || [ "$kube_anonymous" != 401 ] || [ "$kube_workers" != "botex@botex-worker-pod-0" ]; then
     say "FAILED: kube: finished $kube_finished/4, Flower without auth $kube_anonymous, workers it lists: $kube_workers"
     exit 1
