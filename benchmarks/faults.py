@@ -127,6 +127,8 @@ class Scheduled:
     inject: Fault
     sessions: int
     driver: str = "auto"
+    # Set up before the round is submitted, for a fault that must meet the bots' first pages.
+    prepare: Callable[[], None] | None = None
 
 
 def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
@@ -139,12 +141,16 @@ def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
     def kill_worker(_: list[str]) -> None:
         host_worker[0] = fleet.replace_worker(host_worker[0])
 
-    def kill_holder_of_a_given_back_bot(codes: list[str]) -> None:
-        # Delayed LLM calls keep one bot busy while its partner waits long enough to give its slot back.
+    def delay_some_llm_calls() -> None:
+        # Delayed LLM calls keep bots busy while their partners wait long enough to give their slots back.
+        # Armed before the round starts: its bots answer both their pages within a second or two.
         fleet.llm.inject("timeout", times=3, seconds=LLM_TIMEOUT_SECONDS + 3, pages_only=True)
+
+    def kill_holder_of_a_given_back_bot(codes: list[str]) -> None:
         holder = wait_until(lambda: holder_of_a_given_back_bot(fleet, codes), 120, pause=0.2)
+        fleet.llm.clear_faults()
         if not holder:
-            raise RuntimeError("no bot gave its slot back")
+            raise RuntimeError(f"no bot was caught while it had given its slot back: {round_report(fleet, codes)}")
         if holder == host_worker[0]:
             host_worker[0] = fleet.replace_worker(holder)
         else:
@@ -178,7 +184,8 @@ def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
         Scheduled("worker kill -9", kill_worker, sessions),
         # Two sessions: more bots wait for a partner, so that a given-back slot is caught within its
         # short window (the bot comes back 2 s later) even on a loaded machine.
-        Scheduled("worker kill -9 while a bot gave its slot back", kill_holder_of_a_given_back_bot, 2),
+        Scheduled("worker kill -9 while a bot gave its slot back", kill_holder_of_a_given_back_bot, 2,
+                  prepare=delay_some_llm_calls),
         # more bots than the other worker takes at once: some run behind the cut
         Scheduled(f"worker network cut {outage:.0f} s", cut_worker_network, 3),
         Scheduled("Redis restart, AOF on", redis_restart(lose_data=False), sessions),
@@ -210,6 +217,16 @@ def holder_of_a_given_back_bot(fleet: Fleet, codes: list[str]) -> str | None:
     return None
 
 
+def round_report(fleet: Fleet, codes: list[str]) -> str:
+    """The round's bots with status and reason, and the lines where the workers said one gave its slot back."""
+    rows = participants(fleet.env["BOTEX_DB"], codes)
+    logs = "".join(log.read_text(errors="replace") for log in fleet.workers.log_folder.glob("*.log"))
+    given_back = [line for line in logs.splitlines()
+                  if "gave its slot back" in line and any(row["participant_id"] in line for row in rows)]
+    bots = "; ".join(f"{row['participant_id']} {row['status']} ({row['status_reason']})" for row in rows)
+    return f"the round's bots: {bots}; slots given back: {given_back or 'none'}"
+
+
 def leased_by(fleet: Fleet, codes: list[str], worker: str) -> bool:
     """Whether ``worker`` runs a bot of ``codes`` that has answered something."""
     from sqlalchemy import text
@@ -226,6 +243,8 @@ def leased_by(fleet: Fleet, codes: list[str], worker: str) -> bool:
 
 def play_round(fleet: Fleet, fault: Scheduled) -> Outcome:
     """Submit, inject the fault once the bots play, and wait until every bot of the round has ended."""
+    if fault.prepare is not None:
+        fault.prepare()
     submitted = cli(fleet.env, "submit", "-s", "widgets_pair", "-p", "2", "--sessions", str(fault.sessions),
                     "--driver", fault.driver, "--model", "openai/stand-in", "--api-base", fleet.llm.api_base)
     if submitted.returncode != 0:
