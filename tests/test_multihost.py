@@ -66,8 +66,10 @@ class Fleet:
         (Celery prints them on SIGUSR1), the database sessions that wait or sit in a transaction, oTree's last lines."""
         workers = [name for name in self.processes if name in (FIRST, SECOND)]
         logged = {name: len(self.log(name)) for name in workers}
+        exit_codes = {name: self.processes[name].poll() for name in workers}
         for name in workers:
-            os.kill(self.processes[name].pid, signal.SIGUSR1)
+            if exit_codes[name] is None:
+                os.kill(self.processes[name].pid, signal.SIGUSR1)
         time.sleep(2)
         with get_engine(self.env["BOTEX_DB"]).connect() as connection:
             sessions = connection.execute(text(
@@ -77,7 +79,8 @@ class Fleet:
         for name in workers:
             log = self.log(name)
             stacks = re.sub(r"=+\nLOCAL VARIABLES\n=+\n.*?\n\n", "", log[logged[name]:], flags=re.S)
-            parts.append(f"--- {name} worker:\n{log[:logged[name]][-3000:]}\n--- its threads:\n{stacks}")
+            alive = "running" if exit_codes[name] is None else f"ended with exit code {exit_codes[name]}"
+            parts.append(f"--- {name} worker ({alive}):\n{log[:logged[name]][-3000:]}\n--- its threads:\n{stacks}")
         otree_log = (self.folder / "otree.log").read_text(errors="replace")
         return "\n".join([*parts, "--- database sessions:", *map(str, sessions), f"--- oTree:\n{otree_log[-3000:]}"])
 
