@@ -9,8 +9,8 @@ A worker that drops off the network in the middle of a transaction leaves
 its row locks held on PostgreSQL until the server notices, and by default it
 does not for hours: every other worker that touches those rows (the one that
 resumes its bots) would wait as long. So each connection asks the server to
-end a transaction left idle for ``IDLE_IN_TRANSACTION_SECONDS``, and both
-sides give up on a link that stays silent for ``DEAD_LINK_SECONDS``.
+end a transaction left idle for ``IDLE_IN_TRANSACTION_SECONDS``, and the
+worker gives up on a link that stays silent for about ``DEAD_LINK_SECONDS``.
 """
 
 from __future__ import annotations
