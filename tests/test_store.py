@@ -8,7 +8,6 @@ import multiprocessing
 import os
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -38,7 +37,6 @@ from botex_core.store import (
     utcnow,
 )
 from botex_core.store import engine as engine_module, ledger
-from botex_core.store.engine import dispose_engines
 from botex_core.store.ledger import NewParticipant, add_participants
 
 SPEC_PARTICIPANT_COLUMNS = ["session_name", "session_id", "participant_id", "is_human", "url", "time_in", "time_out"]
@@ -223,13 +221,13 @@ def test_an_unusable_database_url_is_a_configuration_error() -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("botex_db", ["postgres"], indirect=True)
 def test_a_transaction_its_worker_abandoned_does_not_hold_the_bot_for_long(
-    postgres_cluster, monkeypatch: pytest.MonkeyPatch,
+    botex_db: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A worker that lost its network mid-transaction leaves the server waiting for its next statement,
     with the bot's row locked; PostgreSQL must end that transaction so that another worker can take the bot."""
     monkeypatch.setattr(engine_module, "IDLE_IN_TRANSACTION_SECONDS", 2)
-    botex_db = postgres_cluster.create_database("botex_" + uuid.uuid4().hex[:12])
     code = make_session(botex_db, humans=(False,))[0]
     assert ledger.claim_lease(botex_db, "sess0001", code, "vanished-run", seconds=0.1)
     abandoned = Session(get_engine(botex_db))
@@ -246,4 +244,3 @@ def test_a_transaction_its_worker_abandoned_does_not_hold_the_bot_for_long(
     assert time.monotonic() - started < 15
     with contextlib.suppress(Exception):  # the server has closed the abandoned connection
         abandoned.close()
-    dispose_engines()
