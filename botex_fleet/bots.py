@@ -13,7 +13,8 @@ from botex_core.bot.runner import run_bot
 from botex_core.errors import ConfigurationError
 from botex_core.llm.client import RetryPolicy
 from botex_core.otree.links import participant_code
-from botex_core.settings import DEFAULT_MODEL, BotexSettings, resolve
+from botex_core.otree.position import PositionReader
+from botex_core.settings import DEFAULT_MODEL, BotexSettings, OtreeSettings, resolve
 from botex_core.store import ledger
 from botex_core.store.engine import masked
 from botex_core.store.ledger import NewParticipant
@@ -77,7 +78,9 @@ def run_single_bot(
         full_conv_history=full_conv_history, user_prompts=user_prompts, completion_kwargs=kwargs,
         wait_timeout=local.wait_timeout, driver=local.driver,
     )
-    arguments = (settings, driver_for(local.driver, local), RetryPolicy.of(local, fleet_settings().outage_seconds))
+    position = PositionReader(resolve(OtreeSettings).rest_key).check_for(url, session_id, participant_id)
+    arguments = (settings, driver_for(local.driver, local), position,
+                 RetryPolicy.of(local, fleet_settings().outage_seconds))
     if wait:
         run_bot(*arguments)
         return None

@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from dataclasses import asdict
+from functools import cache
 from typing import Any
 
 from celery import Task
@@ -23,7 +24,8 @@ from botex_core.bot.job import BotOutcome, BotSettings, Waiting
 from botex_core.bot.runner import run_bot
 from botex_core.llm.client import RetryPolicy
 from botex_core.errors import BotexError, StoreUnreachableError
-from botex_core.settings import BotexSettings, resolve
+from botex_core.otree.position import PositionReader
+from botex_core.settings import BotexSettings, OtreeSettings, resolve
 from botex_core.store import BotStatus, ledger
 from botex_worker import keyring
 from botex_worker.app import app
@@ -64,7 +66,7 @@ class BotTask(Task):
 
     def play(self, bot: dict[str, Any]) -> dict[str, Any]:
         """Run the bot described by the task's argument (see :func:`task_arguments`)."""
-        fleet, local = fleet_settings(), resolve(BotexSettings)
+        fleet, local, otree = fleet_settings(), resolve(BotexSettings), resolve(OtreeSettings)
         settings = BotSettings(**bot["settings"], api_key=keyring.recall(bot.get("api_key_ref")))
         settings.botex_db = settings.botex_db or keyring.recall(bot.get("botex_db_ref")) or local.db
         # A redelivered message keeps its task id, so each run gets an owner of its own.
@@ -86,8 +88,11 @@ class BotTask(Task):
         waiting = Waiting(**bot["waiting"]) if bot.get("waiting") else None
         try:
             with LeaseKeeper(*key, owner, fleet.lease_seconds) as lease:
-                outcome = run_bot(settings, driver_for(settings.driver, local), RetryPolicy.of(local, fleet.outage_seconds),
-                                  limiter_for(bot["queue"], fleet), lease.lost.is_set, give_back_after, waiting, owner)
+                position = position_reader(otree.rest_key).check_for(settings.url, settings.session_id,
+                                                                     settings.participant_id)
+                outcome = run_bot(settings, driver_for(settings.driver, local), position,
+                                  RetryPolicy.of(local, fleet.outage_seconds), limiter_for(bot["queue"], fleet),
+                                  lease.lost.is_set, give_back_after, waiting, owner)
         except STORE_DOWN as exc:
             # The bot's own records could not be written: it goes on from what was stored.
             raise self._wait_out(bot, fleet, f"the store is unreachable: {exc}") from None
@@ -138,6 +143,12 @@ class BotTask(Task):
 def run_bot_task(self: BotTask, bot: dict[str, Any]) -> dict[str, Any]:
     """Play one bot to the end (see :class:`BotTask`)."""
     return self.play(bot)
+
+
+@cache
+def position_reader(rest_key: str | None) -> PositionReader:
+    """The reader of where oTree has participants that the bots of this process share (one per REST key)."""
+    return PositionReader(rest_key)
 
 
 def task_arguments(settings: BotSettings, queue: str, api_key_ref: str | None = None) -> dict[str, Any]:

@@ -26,9 +26,12 @@ from botex_fleet import (
 )
 from botex_core.bot.dialogue import MAX_REPLY_TRIES
 from botex_core.bot.schemas import REASON_MAX
+from botex_core.otree.client import OtreeClient
+from botex_core.otree.position import positions_in_export
 from botex_core.store import LLMExchange, get_engine, session_scope
 from tests.conftest import REPO, RunningOtree
 from tests.support.fake_llm import FakeLLM
+from tests.support.otree_admin import OtreeAdmin
 from tests.support.processes import browser_processes
 
 pytestmark = pytest.mark.usefixtures("quick_bots")
@@ -353,3 +356,39 @@ def test_secrets_nested_in_completion_parameters_are_refused(otree_server: Runni
         run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="openai/stand-in",
                             extra_headers={"Authorization": "Bearer sk-SENTINEL"})
     assert statuses(sqlite_db, session["session_id"]) == ["queued", "queued"]
+
+
+def otree_progress(otree_server: RunningOtree, session_id: str) -> dict[str, tuple[int, int, str]]:
+    """Each participant's page index, last page index and current page, from oTree's own export."""
+    wide = OtreeClient(otree_server.url, otree_server.rest_key).export_wide(session_id)
+    return {code: (p.index, p.last, p.page) for code, p in positions_in_export(wide).items()}
+
+
+def test_finished_only_when_otree_has_the_bot_on_its_last_page(
+    otree_server: RunningOtree, sqlite_db: str, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Start button that is not oTree's Next button is a way on; a results page without one is watched
+    until the experimenter moves everyone on, and a bot nobody moves on ends failed with the page."""
+    monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "4")
+    stuck = run_session("experimenter_paced", 1, sqlite_db, fake_llm)
+    [row] = read_participants_from_botex_db(stuck, sqlite_db)
+    assert row["status"] == "failed" and row["time_out"] is None
+    assert row["status_reason"].startswith(
+        "stuck on Results: the page has no way on, oTree has it on page 3 of 4 (experimenter_paced/Results)")
+    assert list(otree_progress(otree_server, stuck).values()) == [(3, 4, "Results")]
+
+    monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "60")
+    session = init_otree_session("experimenter_paced", 1, botex_db=sqlite_db)
+    [runner] = run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="openai/stand-in",
+                                   api_key="k", api_base=fake_llm.api_base, wait=False)
+    deadline = time.monotonic() + 60
+    while list(otree_progress(otree_server, session["session_id"]).values()) != [(3, 4, "Results")]:
+        assert time.monotonic() < deadline, "the bot did not reach the results"
+        time.sleep(0.5)
+    time.sleep(1.5)
+    assert statuses(sqlite_db, session["session_id"]) == ["running"]
+    OtreeAdmin(otree_server.url, otree_server.admin_password).advance_slowest(session["session_id"])
+    runner.join(60)
+    assert statuses(sqlite_db, session["session_id"]) == ["finished"]
+    assert list(otree_progress(otree_server, session["session_id"]).values()) == [(4, 4, "Goodbye")]
+    assert [r["answer"] for r in read_responses_from_botex_db(sqlite_db, session["session_id"])] == ["5"]

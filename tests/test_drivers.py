@@ -36,9 +36,11 @@ def comparable(page: Page) -> dict[str, Any]:
     return model
 
 
-@pytest.mark.parametrize(("config", "size"), [("widgets_then_guess", 6), ("contribution_pair", 2)])
+@pytest.mark.parametrize(("config", "size", "pages_each"),
+                         [("widgets_then_guess", 6, 4), ("contribution_pair", 2, 4), ("experimenter_paced", 1, 3)])
 def test_both_drivers_read_every_page_of_the_example_apps_alike(
-    otree_server: RunningOtree, sqlite_db: str, monkeypatch: pytest.MonkeyPatch, config: str, size: int
+    otree_server: RunningOtree, sqlite_db: str, monkeypatch: pytest.MonkeyPatch, config: str, size: int,
+    pages_each: int,
 ) -> None:
     monkeypatch.setattr(driver_module, "FIRST_WAIT_POLL_SECONDS", 0.05)
     urls = init_otree_session(config, size, botex_db=sqlite_db)["bot_urls"]
@@ -59,7 +61,7 @@ def test_both_drivers_read_every_page_of_the_example_apps_alike(
 
         pages = walk(drivers, urls, compare)
     assert not differences, "\n".join(differences)
-    assert pages >= 4 * size
+    assert pages >= pages_each * size
 
 
 def test_both_drivers_show_otree_errors_alike(otree_server: RunningOtree, sqlite_db: str) -> None:

@@ -1,5 +1,6 @@
 // Fills the form with the answers (form values, keyed by field name) and submits
-// it: with the button of a button question, else with oTree's next button.
+// it: with the button of a button question, else with oTree's next button, else
+// with any other control that submits the form (named buttons are choices).
 const [answers, marker] = arguments;
 const form = document.querySelector('#form') || document.body;
 window.__botexMarker = marker;
@@ -21,6 +22,8 @@ for (const [name, value] of Object.entries(answers)) {
     element.value = String(value);
   }
 }
-submitButton = submitButton || document.querySelector('.otree-btn-next');
+const realForm = document.querySelector('#form');
+submitButton = submitButton || (realForm && (realForm.querySelector('.otree-btn-next') || realForm.querySelector(
+  'button:not([name]):not([type=button]):not([type=reset]):not([type=menu]), input[type=submit], input[type=image]')));
 if (submitButton) submitButton.click();
 return submitButton !== null;

@@ -25,6 +25,10 @@ _BLOCK_TAGS = {
     "tr", "ul", "option", "label", "button", "select", "textarea",
 }
 _CHECKED_TRUE = {"true", "True", "1", "on"}
+# Controls that submit the form they are in when pressed, other than the buttons of button choices.
+_SUBMIT_CONTROLS = (".//button[not(@name)][not(@type) or translate(@type, 'SUBMIT', 'submit') = 'submit']"
+                    " | .//input[translate(@type, 'SUBMITAGE', 'submitage') = 'submit'"
+                    " or translate(@type, 'SUBMITAGE', 'submitage') = 'image']")
 # What a script in the page's content does when it makes or fills form fields.
 _FORM_SCRIPT_SIGNS = ("forminputs", "formInputs", ".value", "createElement", "innerHTML", "insertAdjacentHTML",
                       "appendChild", "liveSend")
@@ -44,7 +48,7 @@ def parse_page(url: str, root: HtmlElement) -> Page:
         title=_text(title) if title is not None else _normalized(root.findtext(".//title") or ""),
         text=_text(_first_or_body(root, ".otree-body")),
         questions=[*_questions(root, form), *_buttons(form)],
-        has_next_button=_first(root, ".otree-btn-next") is not None,
+        has_next_button=_way_on(root) is not None,
         is_wait_page=_first(root, ".otree-wait-page__body") is not None,
         errors=_errors(root),
     )
@@ -78,14 +82,16 @@ def form_submission(root: HtmlElement, answers: dict[str, Any]) -> tuple[str | N
     if form is None:
         return None
     pressed = _pressed_button(form, answers)
-    if pressed is None and _first(root, ".otree-btn-next") is None:
+    if pressed is None:
+        pressed = _way_on(root)
+    if pressed is None:
         return None
     fields: list[tuple[str, str]] = []
     for element in form.xpath(".//input[@name] | .//select[@name] | .//textarea[@name]"):
         if element.get("disabled") is not None:
             continue
         fields.extend(_submitted(element, answers))
-    if pressed is not None:
+    if pressed.get("name"):
         fields.append((pressed.get("name"), pressed.get("value", "")))
     return form.get("action"), fields
 
@@ -119,6 +125,18 @@ def _selected_option(select: HtmlElement) -> str | None:
 def _option_value(option: HtmlElement) -> str:
     value = option.get("value")
     return value if value is not None else _normalized(option.text_content())
+
+
+def _way_on(root: HtmlElement) -> HtmlElement | None:
+    """What moves the page on: oTree's Next button, else any other control that submits the form
+    (a plain ``<button>``, ``<input type=submit>``); buttons with a name are choices, not a way on."""
+    form = _first(root, "#form")
+    if form is None:
+        return None
+    controls = form.xpath(_SUBMIT_CONTROLS)
+    next_buttons = [control for control in controls if "otree-btn-next" in (control.get("class") or "").split()]
+    found = next_buttons or controls
+    return found[0] if found else None
 
 
 def _pressed_button(form: HtmlElement, answers: dict[str, Any]) -> HtmlElement | None:

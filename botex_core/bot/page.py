@@ -59,6 +59,7 @@ class Page(BaseModel):
     title: str = ""
     text: str = ""
     questions: list[Question] = Field(default_factory=list)
+    # oTree's Next button, or any other control that submits the form.
     has_next_button: bool = False
     is_wait_page: bool = False
     errors: list[str] = Field(default_factory=list)
@@ -98,6 +99,7 @@ class Page(BaseModel):
         return self.model_copy(update={"questions": questions})
 
     @property
-    def is_last(self) -> bool:
-        """A page with nothing to answer and no way on ends the bot's session."""
+    def has_no_way_on(self) -> bool:
+        """Nothing to answer and nothing that submits the page: the participant's last page, or a page
+        that something else ends (oTree's admin, a script, another participant)."""
         return not self.is_wait_page and not self.questions and not self.has_next_button

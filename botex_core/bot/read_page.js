@@ -60,6 +60,13 @@ for (const button of form.querySelectorAll('button[name]')) {
   }
   buttons[button.name].choices.push({value: button.value, label: button.innerText.trim() || button.value});
 }
+// oTree's Next button, else any other control that submits the form (named buttons are choices).
+function wayOn() {
+  const realForm = document.querySelector('#form');
+  if (!realForm) return null;
+  return realForm.querySelector('.otree-btn-next') || realForm.querySelector(
+    'button:not([name]):not([type=button]):not([type=reset]):not([type=menu]), input[type=submit], input[type=image]');
+}
 const body = document.querySelector('.otree-body') || document.body;
 // The devserver's debug panel is not part of the experiment.
 const debugPanels = [...document.querySelectorAll('.debug-info')];
@@ -80,7 +87,7 @@ return {
   title: title ? title.innerText.trim() : document.title,
   text: text,
   questions: questions,
-  has_next_button: document.querySelector('.otree-btn-next') !== null,
+  has_next_button: wayOn() !== null,
   is_wait_page: document.querySelector('.otree-wait-page__body') !== null,
   errors: errors,
 };

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -18,8 +18,9 @@ from botex_core.bot.page import Page
 from botex_core.bot.prompts import build_prompts
 from botex_core.bot.record import BotRecorder, SubmittedAnswer
 from botex_core.bot.schemas import Reply, form_value
-from botex_core.errors import BotexError, OtreeUnreachableError, StoreUnreachableError
+from botex_core.errors import BotexError, OtreeError, OtreeUnreachableError, StoreUnreachableError
 from botex_core.llm.client import LLMClient, RateLimiter, RetryPolicy
+from botex_core.otree.position import ParticipantPosition, PositionCheck
 from botex_core.store import BotStatus
 
 logger = logging.getLogger(__name__)
@@ -51,17 +52,20 @@ def _is_infrastructure(exc: BaseException) -> bool:
 def run_bot(
     settings: BotSettings,
     open_driver: OpenDriver,
+    position: PositionCheck,
     retry: RetryPolicy | None = None,
     limiter: RateLimiter | None = None,
     superseded: Callable[[], bool] = lambda: False,
     give_back_after: float | None = None,
     waiting: Waiting | None = None,
     lease_owner: str | None = None,
+    completion: Callable[..., Any] | None = None,
 ) -> BotOutcome:
     """Play one participant to the end and record everything; return how it ended.
 
     ``settings.botex_db`` must name the database. ``open_driver`` opens what
-    shows the bot its pages. ``retry`` says how patiently LLM errors are
+    shows the bot its pages. ``position`` reads where oTree has the participant:
+    the bot is finished only when oTree has it on or past its last page. ``retry`` says how patiently LLM errors are
     retried; ``limiter`` paces the bot's LLM calls (the fleet shares one per
     queue). ``superseded`` tells when another runner has taken the participant
     over: the bot then stops before its next page and leaves the store to that
@@ -69,7 +73,8 @@ def run_bot(
     stops with a ``waiting`` outcome, so that its slot can run the participants
     it waits for; run again with that ``waiting``, it goes on and its wait
     timeout counts on. ``lease_owner``: the lease this run holds; the bot's
-    status is only written while it holds it.
+    status is only written while it holds it. ``completion`` answers the LLM
+    requests in LiteLLM's place (a stand-in).
     """
     prompts = build_prompts(settings.user_prompts)
     recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id, lease_owner)
@@ -84,6 +89,7 @@ def run_bot(
         limiter=limiter,
         cache_namespace=settings.replay_of,
         cache_only=settings.strict_replay,
+        completion=completion,
     )
     dialogue = Dialogue(client, prompts, settings.full_conv_history, state.messages, state.summary, settings.persona)
     client.record = lambda exchange: recorder.record_exchange(dialogue.phase, exchange)
@@ -96,7 +102,7 @@ def run_bot(
             else:
                 logger.info("%s: resuming on %s", name, page.name)
             wait_rules = WaitRules(settings.wait_timeout, give_back_after, waiting)
-            _play(driver, page, dialogue, recorder, settings, name, superseded, wait_rules)
+            _play(driver, page, dialogue, recorder, settings, name, superseded, wait_rules, position)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
         if isinstance(exc, Superseded) or superseded() or not _conversation_saved(recorder, dialogue, settings):
             return _lost_lease(name)
@@ -162,17 +168,23 @@ class WaitRules:
 
 def _play(
     driver: Driver, page: Page, dialogue: Dialogue, recorder: BotRecorder, settings: BotSettings, name: str,
-    superseded: Callable[[], bool], wait_rules: WaitRules,
+    superseded: Callable[[], bool], wait_rules: WaitRules, position: PositionCheck,
 ) -> None:
     while True:
-        page = _through_wait_pages(driver, page, wait_rules)
+        page = _watch(driver, page, wait_rules, _WAIT_PAGE)
         if superseded():
             raise Superseded("lost its lease")
-        if page.is_last:
+        if page.has_no_way_on:
             if page.app is None and "OutOfRangeNotification" not in page.url:
                 raise BotexError(f"reached a page that is not part of the study: '{page.title}' at {page.url}")
-            dialogue.end()
-            return
+            where = _where_otree_has(page, position)
+            if where.done:
+                dialogue.end()
+                return
+            logger.info("%s: %s has no way on, and %s: watching it until oTree moves on", name, page.name,
+                        where.describe())
+            page = _watch(driver, page, wait_rules, _DeadEnd(page, where))
+            continue
         logger.info("%s: page %s (%d question(s))", name, page.name, len(page.questions))
         reply = dialogue.read_page(page)
         learned_limits: dict[str, int] = {}
@@ -199,14 +211,65 @@ def _play(
         page = next_page
 
 
-def _through_wait_pages(driver: Driver, page: Page, rules: WaitRules) -> Page:
-    if not page.is_wait_page:
+def _where_otree_has(page: Page, position: PositionCheck) -> ParticipantPosition:
+    """oTree's own word on where the participant is; a refusal (no REST key, say) stops the bot."""
+    try:
+        return position()
+    except OtreeUnreachableError:
+        raise
+    except OtreeError as exc:
+        raise BotexError(f"cannot ask oTree whether {page.name or page.url} is the last page: {exc}") from None
+
+
+class _Watched(Protocol):
+    """What a bot watches a page for: while it lasts, and what ends the watch when it lasts too long."""
+
+    def lasts(self, page: Page) -> bool:
+        """Whether the watch goes on while ``page`` is shown."""
+
+    def too_long(self, page: Page, seconds: float) -> Exception:
+        """What stops a bot that watched ``page`` for more than ``seconds``."""
+
+
+class _WaitPage:
+    """A wait page lasts until oTree shows another kind of page; too long a wait abandons the bot."""
+
+    def lasts(self, page: Page) -> bool:
+        return page.is_wait_page
+
+    def too_long(self, page: Page, seconds: float) -> Exception:
+        return Abandoned(f"waited more than {seconds:.0f} s on the wait page {page.name}")
+
+
+_WAIT_PAGE = _WaitPage()
+
+
+@dataclass(frozen=True)
+class _DeadEnd:
+    """A page with no way on before the participant's last page lasts until oTree moves the participant."""
+
+    page: Page
+    where: ParticipantPosition
+
+    def lasts(self, page: Page) -> bool:
+        return page.url == self.page.url
+
+    def too_long(self, page: Page, seconds: float) -> Exception:
+        return BotexError(
+            f"stuck on {page.name or page.url}: the page has no way on, {self.where.describe()}, "
+            f"and nothing moved it on within {seconds:.0f} s (a dead end for a human too)"
+        )
+
+
+def _watch(driver: Driver, page: Page, rules: WaitRules, watched: _Watched) -> Page:
+    """Look at ``page`` again and again while it lasts; return the page that follows."""
+    if not watched.lasts(page):
         return page
     since = rules.since(page)
     on_slot_since = last_read = time.monotonic()
-    while page.is_wait_page:
+    while watched.lasts(page):
         if time.time() - since > rules.timeout:
-            raise Abandoned(f"waited more than {rules.timeout:.0f} s on the wait page {page.name}")
+            raise watched.too_long(page, rules.timeout)
         if rules.give_back_after is not None and time.monotonic() - on_slot_since > rules.give_back_after:
             raise SlotGivenBack(Waiting(page.url, since))
         try:

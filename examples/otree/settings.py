@@ -26,6 +26,12 @@ SESSION_CONFIGS = [
         num_demo_participants=6,
     ),
     dict(
+        name="experimenter_paced",
+        display_name="One player: a Start button, results the experimenter moves on from the admin, a last page",
+        app_sequence=["experimenter_paced"],
+        num_demo_participants=1,
+    ),
+    dict(
         name="live_price",
         display_name="One player: a page made by JavaScript (a live price and a field filled in by a script)",
         app_sequence=["live_price"],

@@ -37,7 +37,7 @@ def walk(drivers: list[HttpDriver], urls: list[str], visit: Callable[[int, HttpD
     pages = [driver.open(url) for driver, url in zip(drivers, urls)]
     visited: set[tuple[int, str]] = set()
     deadline = time.monotonic() + timeout
-    while not all(page.is_last for page in pages):
+    while not all(page.has_no_way_on for page in pages):
         if time.monotonic() > deadline:
             raise TimeoutError(f"the participants did not reach the end: {[page.url for page in pages]}")
         for index, driver in enumerate(drivers):
@@ -45,7 +45,7 @@ def walk(drivers: list[HttpDriver], urls: list[str], visit: Callable[[int, HttpD
             if (index, page.url) not in visited:
                 visited.add((index, page.url))
                 page = pages[index] = visit(index, driver, page)
-            if page.is_last:
+            if page.has_no_way_on:
                 continue
             pages[index] = driver.wait() if page.is_wait_page else driver.submit(valid_answers(page))
     return len(visited)

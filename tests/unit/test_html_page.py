@@ -77,3 +77,18 @@ def test_pages_that_need_javascript_say_why() -> None:
     assert needs_javascript(read_html(hidden)) == "a field filled in by a script (price_seen)"
     scripted = PAGE.replace("</form>", "</form><script>forminputs.age.value = 40;</script>")
     assert needs_javascript(read_html(scripted)) == "a script that changes the form"
+
+
+def test_any_control_that_submits_the_form_is_a_way_on() -> None:
+    without_next = PAGE.replace('<button class="otree-btn-next btn">Next</button>', "")
+    start = without_next.replace("</form>", '<button class="btn btn-primary">Start</button></form>')
+    page = parse_page("http://otree/p/abc/app/Intro/1", read_html(start))
+    assert page.has_next_button and not page.has_no_way_on
+    assert form_submission(read_html(start), {"age": 20}) is not None
+    submit_input = without_next.replace("</form>", '<input type="submit" name="go" value="Go on"></form>')
+    _, fields = form_submission(read_html(submit_input), {})  # type: ignore[misc]
+    assert fields[-1] == ("go", "Go on")
+    script_button = without_next.replace("</form>", '<button type="button" onclick="f()">Show</button></form>')
+    assert not parse_page("http://otree/p/abc/app/Intro/1", read_html(script_button)).has_next_button
+    outside = without_next.replace("</form>", "</form><button>Elsewhere</button>")
+    assert not parse_page("http://otree/p/abc/app/Intro/1", read_html(outside)).has_next_button
