@@ -1,4 +1,4 @@
-"""Writing CSV files whole or not at all."""
+"""Writing output files whole or not at all, and one line of error when they cannot be written."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+from botex_core.errors import OutputError
 
 
 def write_csv(path: str, fieldnames: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
@@ -34,14 +37,31 @@ def write_file_atomically(path: str, content: bytes) -> None:
 def _replaced_when_written(path: str) -> Iterator[int]:
     """A handle to a temporary file in ``path``'s folder that replaces ``path`` once written, with the
     permissions a new file gets from the umask (not the owner-only ones of temporary files)."""
-    handle, temporary = tempfile.mkstemp(prefix=".botex-", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".botex-", dir=os.path.dirname(os.path.abspath(path)))
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         os.chmod(temporary, 0o666 & ~_umask())
         yield handle
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) unless it exists.
+
+    Raises:
+        OutputError: It cannot be created.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder {folder}: {exc.strerror or exc}") from None
 
 
 @functools.cache

@@ -45,5 +45,9 @@ class StoreUnreachableError(BotexError):
     """The botex database does not answer, or refuses the login."""
 
 
+class OutputError(BotexError, OSError):
+    """An output file or folder cannot be written (a read-only folder, a full disk, ...)."""
+
+
 class BrokerUnreachableError(BotexError):
     """The fleet's broker (Redis) does not answer."""

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from botex_core.csv_files import write_csv, write_file_atomically
+from botex_core.csv_files import make_folder, write_csv, write_file_atomically
 from botex_core.exports import (
     CONVERSATION_COLUMNS,
     PARTICIPANT_COLUMNS,
@@ -50,7 +50,7 @@ def export_study(
     sessions = study_sessions(local.db, name)
     codes = [code for arm_codes in sessions.values() for code in arm_codes]
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     participants = [row for code in codes for row in read_participants_from_botex_db(code, local.db)]
     write_csv(str(folder / "botex_participants.csv"), PARTICIPANT_COLUMNS, participants)
     write_csv(str(folder / "botex_responses.csv"), RESPONSE_COLUMNS,

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
@@ -16,6 +17,7 @@ import pytest
 
 from botex_fleet import read_participants_from_botex_db
 from botex_core.costs import estimated_cost
+from botex_core.store import get_engine
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM
 
@@ -251,3 +253,44 @@ def test_study_plan_shows_the_bots_per_arm_and_model_and_refuses_a_bad_file_in_o
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines() == [f"Error: {bad}: arms.0.sessions: Input should be greater than or equal to 1"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.toml"]
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder nothing can be written into: a read-only mount for root (who may write anywhere else)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(folder)], check=True)
+        yield folder
+        subprocess.run(["umount", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+
+
+def test_bad_input_to_status_and_export_is_one_line_and_writes_nothing(
+    otree_server: RunningOtree, read_only_folder: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "botex.sqlite3"
+    get_engine(str(store))
+    cases = {
+        ("status", "-b", "postgresql+psycopg://::nonsense-pw"):
+            "Error: cannot use botex database 'postgresql+psycopg://...': not a database URL",
+        ("export", "responses", f"{read_only_folder}/r.csv", "-b", str(store)):
+            f"Error: cannot write {read_only_folder}/r.csv: Read-only file system",
+        ("export", "participants", f"{read_only_folder}/p.csv", "-b", str(store)):
+            f"Error: cannot write {read_only_folder}/p.csv: Read-only file system",
+        ("export", "otree", f"{read_only_folder}/w.csv", *otree_options(otree_server)):
+            f"Error: cannot write {read_only_folder}/w.csv: Read-only file system",
+    }
+    if os.geteuid() != 0:
+        cases = {command: error.replace("Read-only file system", "Permission denied") for command, error in cases.items()}
+    for command, error in cases.items():
+        result = run("botex-cli", *command, env=clean_env(), cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(error), (command, result.stderr)
+        assert "nonsense-pw" not in result.stderr
+    assert list(read_only_folder.iterdir()) == []

@@ -73,11 +73,14 @@ def get_engine(botex_db: str) -> Engine:
 
 
 def masked(url: str) -> str:
-    """``url`` with its password replaced by ``***``."""
+    """``url`` with its password replaced by ``***``; a URL that cannot be read shows only its scheme
+    (it may hold a password where the password cannot be told apart)."""
+    if "://" not in url:
+        return url
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):
+        return f"{url.split('://', 1)[0]}://..."
 
 
 def _first_line(exc: BaseException) -> str:
@@ -102,6 +105,14 @@ def dispose_engines() -> None:
 
 
 def _new_engine(url: str) -> Engine:
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):
+        # The parser's message may quote a piece of a password.
+        raise ConfigurationError(
+            f"cannot use botex database '{masked(url)}': not a database URL "
+            "(a file path, or dialect://user:password@host:port/database)"
+        ) from None
     try:
         if url.startswith("sqlite"):
             return _sqlite_engine(url)
