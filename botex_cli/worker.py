@@ -10,7 +10,8 @@ from botex_cli import options
 @click.command()
 @click.option("-Q", "--queues", envvar="BOTEX_WORKER_QUEUES", default=None,
               help="Comma-separated queues to take bots from; default: every provider's queue, "
-                   "as 'botex-cli submit' sends them (botex.openai, botex.anthropic, ...) [env BOTEX_WORKER_QUEUES].")
+                   "as 'botex-cli submit' sends them (botex.openai, botex.anthropic, ...), and BOTEX_QUEUE's "
+                   "when it is set [env BOTEX_WORKER_QUEUES].")
 @click.option("-c", "--concurrency", envvar="BOTEX_WORKER_CONCURRENCY", type=click.IntRange(min=1), default=16, show_default=True,
               help="Bots at once. Bots over HTTP cost little (hundreds fit one worker); a bot in a Chromium tab "
                    "takes about 50 MB and more CPU (about 16 per 2 cores) [env BOTEX_WORKER_CONCURRENCY].")
@@ -23,12 +24,14 @@ def worker(queues: str | None, concurrency: int, hostname: str | None, loglevel:
     import socket
 
     from botex_worker.app import app
-    from botex_worker.queues import DEFAULT_QUEUES
+    from botex_worker.queues import worker_queues
+    from botex_worker.settings import fleet_settings
 
     options.require_broker("a worker needs the fleet's broker")
     name = hostname or f"botex@{socket.gethostname()}-{os.getpid()}"
     # Celery's worker_main drops the worker's exit code; start() returns it.
-    code = app.start(["worker", "-Q", queues or ",".join(DEFAULT_QUEUES), "-c", str(concurrency), "-P", "threads",
+    queues = queues or ",".join(worker_queues(fleet_settings().queue))
+    code = app.start(["worker", "-Q", queues, "-c", str(concurrency), "-P", "threads",
                       "-E", "-n", name, "-l", loglevel, "--without-gossip", "--without-mingle"])
     if code:
         raise SystemExit(code)

@@ -145,14 +145,16 @@ def run_bots_on_session(
     for bot in bots:
         ledger.ensure_participant(local.db, NewParticipant("unknown", session_id, bot.participant_id, False, bot.url))
     logger.info("running %d bot(s) on session %s", len(bots), session_id)
-    if fleet_settings().embedded:
-        runner = threading.Thread(target=run_in_process, args=(bots, local.db, None, api_key), name=f"bots-{session_id}")
+    fleet = fleet_settings()
+    if fleet.embedded:
+        runner = threading.Thread(target=run_in_process, args=(bots, local.db, fleet.queue, api_key),
+                                  name=f"bots-{session_id}")
         runner.start()
         if not wait:
             return [runner]
         runner.join()
         return None
-    results = enqueue(bots, local.db, api_key=api_key)
+    results = enqueue(bots, local.db, fleet.queue, api_key)
     if not wait:
         return results
     wait_until_ended(bots, local.db)

@@ -107,8 +107,9 @@ def run_study(
         spec, folder, source = read_study(study), Path(study).parent, Path(study).read_text()
     local = resolve(BotexSettings, db=botex_db)
     otree = resolve(OtreeSettings, server_url=otree_server_url, rest_key=otree_rest_key)
-    _check_before_creating(spec, otree.server_url, otree.rest_key)
-    embedded = fleet_settings().embedded
+    fleet = fleet_settings()
+    _check_before_creating(spec, otree.server_url, otree.rest_key, fleet.queue)
+    embedded = fleet.embedded
     if not embedded:
         check_broker()
     save_study(local.db, StoredStudy(
@@ -128,12 +129,13 @@ def run_study(
     if on_created:
         on_created(run)
     if embedded:
-        runner = threading.Thread(target=run_in_process, args=(run.bots, local.db), name=f"study-{spec.name}")
+        runner = threading.Thread(target=run_in_process, args=(run.bots, local.db, fleet.queue),
+                                  name=f"study-{spec.name}")
         runner.start()
         if wait:
             runner.join()
         return run
-    enqueue(run.bots, local.db)
+    enqueue(run.bots, local.db, fleet.queue)
     if wait:
         wait_until_ended(run.bots, local.db)
     return run
@@ -161,12 +163,12 @@ def check_session_configs(configs: list[str], otree_server_url: str, otree_rest_
             )
 
 
-def _check_before_creating(spec: Study, otree_server_url: str, otree_rest_key: str | None) -> None:
+def _check_before_creating(spec: Study, otree_server_url: str, otree_rest_key: str | None, queue: str | None) -> None:
     """Refuse a study whose session configs the server does not have or whose models no queue takes."""
     check_session_configs([arm.session_config for arm in spec.arms], otree_server_url, otree_rest_key)
     for arm in spec.arms:
         for position in range(arm.bots_per_session):
-            queue_for(arm.spec_of(position).model)
+            queue_for(arm.spec_of(position).model, queue)
 
 
 def _new_session(

@@ -33,6 +33,11 @@ def provider_of(model: str) -> str:
     return provider
 
 
+def worker_queues(queue: str | None) -> list[str]:
+    """The queues of a worker started without ``-Q``: every provider's, and ``BOTEX_QUEUE``'s when set."""
+    return [*DEFAULT_QUEUES, *([queue] if queue and queue not in DEFAULT_QUEUES else [])]
+
+
 def queue_for(model: str, queue: str | None = None) -> str:
     """``queue`` if given, else the queue of the model's provider."""
     return queue or f"botex.{provider_of(model)}"

@@ -19,6 +19,8 @@ class FleetSettings(EnvironmentSettings):
     outage_seconds: float = 15 * 60
     task_retry_seconds: float = 10
     give_back_slot_seconds: float = 60
+    # One queue for every bot queued without one, instead of its provider's (API, commands and workers alike).
+    queue: str | None = None
     rate_limits: str | None = None
     rate_limit_redis_url: str | None = None
 

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -201,15 +202,35 @@ def test_three_workers_hold_one_rate_limit(fleet_env: dict[str, str], workers: W
           f"({first_two_minutes / (2 * RATE_LIMIT):.0%} of the limit), {len(arrivals)} calls")
 
 
-def test_a_worker_with_default_queues_takes_what_submit_sends(
+RUN_BOTS = """
+import sys
+from botex_fleet import init_otree_session, run_bots_on_session
+session = init_otree_session("widgets_pair", 2)
+run_bots_on_session(session["session_id"], model="openai/stand-in", api_base=sys.argv[1])
+print(session["session_id"])
+"""
+
+
+def test_a_worker_with_default_queues_takes_what_submit_and_the_api_send(
     fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM
 ) -> None:
-    workers.start("plain", concurrency=2, queues=None)
+    """Also with BOTEX_QUEUE set for all: submit, run_bots_on_session and the worker's default queues agree."""
+    own_queue = {**fleet_env, "BOTEX_QUEUE": "botex.test-" + uuid.uuid4().hex[:6]}
+    workers.start("plain", concurrency=2, queues=None, BOTEX_QUEUE=own_queue["BOTEX_QUEUE"])
     workers.wait_ready("plain")
-    result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "2",
-                 "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait", timeout=180)
-    assert result.returncode == 0, result.stderr + workers.logs()
-    assert "no live worker" not in result.stderr
+    for env in (fleet_env, own_queue):
+        result = cli(env, "submit", "-s", "widgets_pair", "-p", "2",
+                     "--model", "openai/stand-in", "--api-base", fake_llm.api_base, "--wait", timeout=180)
+        assert result.returncode == 0, result.stderr + workers.logs()
+        assert "no live worker" not in result.stderr
+    from_python = subprocess.run([sys.executable, "-c", RUN_BOTS, fake_llm.api_base], env=own_queue, cwd=REPO,
+                                 capture_output=True, text=True, timeout=180)
+    assert from_python.returncode == 0, from_python.stderr + workers.logs()
+    session_id = from_python.stdout.split()[-1]
+    with session_scope(fleet_env["BOTEX_DB"]) as store:
+        rows = list(store.scalars(select(Participant).where(Participant.session_id == session_id)))
+    assert [row.status for row in rows] == ["finished", "finished"]
+    assert {json.loads(row.bot_settings)["queue"] for row in rows} == {own_queue["BOTEX_QUEUE"]}
 
 
 def test_submit_warns_when_no_worker_takes_its_queue(fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM) -> None:
