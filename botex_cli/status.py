@@ -10,7 +10,9 @@ import click
 from botex_cli import options
 from botex_core.progress import RECOVERING, SessionProgress
 
-STATUSES = ("queued", "running", RECOVERING, "finished", "failed", "abandoned")
+STATUSES = ("created", "queued", "running", RECOVERING, "finished", "failed", "abandoned")
+# Columns shown only while a bot has that status: bots never queued, bots being recovered.
+OCCASIONAL = ("created", RECOVERING)
 
 
 @click.command()
@@ -36,8 +38,7 @@ def status(session: str | None, botex_db: str, as_json: bool) -> None:
 def progress_table(label: str, report: dict[str, SessionProgress]) -> list[str]:
     """A table with a row per entry of ``report`` (its first column headed ``label``):
     bots by status, pages, answers, LLM calls, tokens and estimated cost."""
-    # The recovering column shows only while a bot is being recovered.
-    shown = [s for s in STATUSES if s != RECOVERING or any(p.by_status.get(s) for p in report.values())]
+    shown = [s for s in STATUSES if s not in OCCASIONAL or any(p.by_status.get(s) for p in report.values())]
     width = max([len(label), *map(len, report)])
     lines = [
         f"{label:<{width}} {'bots':>5} " + " ".join(f"{s:>9}" for s in shown)

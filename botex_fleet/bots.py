@@ -133,31 +133,36 @@ def run_bots_on_session(
         ConfigurationError: ``user_prompts`` has an unknown key, or the session
             has no bots to run.
     """
-    api_key = _checked_settings(user_prompts, api_key, kwargs)
     local = resolve(BotexSettings, db=botex_db, driver=driver)
-    bots = session_bots(
-        session_id, local.db, bot_urls, already_started, model=model, api_base=api_base,
-        throttle=throttle, full_conv_history=full_conv_history, user_prompts=user_prompts,
-        completion_kwargs=kwargs, driver=local.driver,
-    )
-    if not bots:
-        raise ConfigurationError(f"session {session_id} has no bots to run in {masked(local.db)}")
-    for bot in bots:
-        ledger.ensure_participant(local.db, NewParticipant("unknown", session_id, bot.participant_id, False, bot.url))
-    logger.info("running %d bot(s) on session %s", len(bots), session_id)
     fleet = fleet_settings()
-    if fleet.embedded:
-        runner = threading.Thread(target=run_in_process, args=(bots, local.db, fleet.queue, api_key),
-                                  name=f"bots-{session_id}")
-        runner.start()
-        if not wait:
-            return [runner]
-        runner.join()
-        return None
-    results = enqueue(bots, local.db, fleet.queue, api_key)
+    try:
+        api_key = _checked_settings(user_prompts, api_key, kwargs)
+        bots = session_bots(
+            session_id, local.db, bot_urls, already_started, model=model, api_base=api_base,
+            throttle=throttle, full_conv_history=full_conv_history, user_prompts=user_prompts,
+            completion_kwargs=kwargs, driver=local.driver,
+        )
+        if not bots:
+            raise ConfigurationError(f"session {session_id} has no bots to run in {masked(local.db)}")
+        for bot in bots:
+            ledger.ensure_participant(local.db, NewParticipant("unknown", session_id, bot.participant_id, False, bot.url))
+        logger.info("running %d bot(s) on session %s", len(bots), session_id)
+        if fleet.embedded:
+            runner = threading.Thread(target=run_in_process, args=(bots, local.db, fleet.queue, api_key),
+                                      name=f"bots-{session_id}")
+            runner.start()
+            results: list[Any] = [runner]
+        else:
+            results = enqueue(bots, local.db, fleet.queue, api_key)
+    except ConfigurationError as exc:
+        ledger.note_not_started(local.db, session_id, str(exc))
+        raise
     if not wait:
         return results
-    wait_until_ended(bots, local.db)
+    if fleet.embedded:
+        runner.join()
+    else:
+        wait_until_ended(bots, local.db)
     return None
 
 

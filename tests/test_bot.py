@@ -238,7 +238,9 @@ def test_user_prompts_override_and_unknown_keys_stop_everything(otree_server: Ru
     with pytest.raises(ConfigurationError, match="unknown prompt key.*no_such_key"):
         run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="openai/x",
                             api_base=fake_llm.api_base, user_prompts={"no_such_key": "x"})
-    assert statuses(sqlite_db, session["session_id"]) == ["queued", "queued"]
+    rows = read_participants_from_botex_db(session["session_id"], sqlite_db)
+    assert [row["status"] for row in rows] == ["created", "created"]
+    assert all(row["status_reason"].startswith("not started: unknown prompt key") for row in rows)
     assert fake_llm.requests == []
     run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="openai/x", api_key="k",
                         api_base=fake_llm.api_base, user_prompts={"start": "Custom start prompt. Reply in JSON."})
@@ -355,7 +357,7 @@ def test_secrets_nested_in_completion_parameters_are_refused(otree_server: Runni
     with pytest.raises(ConfigurationError, match=r"secrets cannot travel with the bots \(extra_headers.Authorization\)"):
         run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="openai/stand-in",
                             extra_headers={"Authorization": "Bearer sk-SENTINEL"})
-    assert statuses(sqlite_db, session["session_id"]) == ["queued", "queued"]
+    assert statuses(sqlite_db, session["session_id"]) == ["created", "created"]
 
 
 def otree_progress(otree_server: RunningOtree, session_id: str) -> dict[str, tuple[int, int, str]]:

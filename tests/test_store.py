@@ -78,12 +78,12 @@ def test_tables_are_created_on_first_use_with_the_spec_columns(botex_db: str) ->
     assert {"session_id", "participant_id", "app", "page", "round", "question_id", "label", "answer", "reason"} <= answer_columns
 
 
-def test_new_bots_are_queued_and_humans_have_no_status(botex_db: str) -> None:
+def test_new_bots_are_created_and_humans_have_no_status(botex_db: str) -> None:
     codes = make_session(botex_db)
     rows = {row["participant_id"]: row for row in read_participants_from_botex_db(botex_db=botex_db)}
     assert list(rows) == codes
     assert [rows[c]["is_human"] for c in codes] == [0, 1, 0]
-    assert [rows[c]["status"] for c in codes] == ["queued", None, "queued"]
+    assert [rows[c]["status"] for c in codes] == ["created", None, "created"]
     assert all(rows[c]["attempts"] == 0 for c in codes)
     assert list(rows[codes[0]]) == list(PARTICIPANT_COLUMNS)
 

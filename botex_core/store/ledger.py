@@ -37,7 +37,7 @@ class NewParticipant:
 
 
 def add_participants(participants: list[NewParticipant], botex_db: str) -> None:
-    """Store the participants of a session in one transaction; bots start queued."""
+    """Store the participants of a session in one transaction; bots start ``created`` (not yet queued)."""
     with session_scope(botex_db) as session:
         session.add_all(
             Participant(
@@ -47,7 +47,7 @@ def add_participants(participants: list[NewParticipant], botex_db: str) -> None:
                 is_human=int(p.is_human),
                 url=p.url,
                 id_in_session=p.id_in_session,
-                status=None if p.is_human else BotStatus.QUEUED.value,
+                status=None if p.is_human else BotStatus.CREATED.value,
                 attempts=0,
             )
             for p in participants
@@ -91,6 +91,16 @@ def mark_queued(botex_db: str, session_id: str, bots: dict[str, QueuedBot]) -> N
                 )
                 .values(status=BotStatus.QUEUED.value, status_reason=None)
             )
+
+
+def note_not_started(botex_db: str, session_id: str, reason: str) -> None:
+    """Record why the session's bots that were never queued did not start (a run refused to)."""
+    with session_scope(botex_db) as session:
+        session.execute(
+            update(Participant)
+            .where(Participant.session_id == session_id, Participant.status == BotStatus.CREATED.value)
+            .values(status_reason=f"not started: {reason}")
+        )
 
 
 def assign_to_study(botex_db: str, session_id: str, study: str, arm: str) -> None:

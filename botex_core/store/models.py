@@ -31,6 +31,8 @@ def utcnow() -> datetime:
 class BotStatus(str, enum.Enum):
     """Where a bot stands. Human participants have no status."""
 
+    # Added with its session; no bot has been queued for it yet (or the run that was to queue it refused).
+    CREATED = "created"
     QUEUED = "queued"
     RUNNING = "running"
     FINISHED = "finished"
