@@ -56,6 +56,9 @@ class BotexSettings(EnvironmentSettings):
     llm_backoff_seconds: float = 1.0
     llm_timeout_seconds: float = Field(default=DEFAULT_LLM_TIMEOUT_SECONDS, gt=0)
     driver: Literal["auto", "http", "browser"] = "auto"
+    # Completion parameters (JSON) this process adds to every LLM call of its bots, never queued or
+    # stored: where credentials in headers or extra_body come from on a fleet.
+    llm_parameters: dict[str, Any] = Field(default_factory=dict, repr=False)
     chromium: str = "/usr/bin/chromium"
     chromedriver: str = "/usr/bin/chromedriver"
 

@@ -12,6 +12,7 @@ from botex_core.bot.prompts import build_prompts
 from botex_core.bot.runner import run_bot
 from botex_core.errors import ConfigurationError
 from botex_core.llm.client import RetryPolicy
+from botex_core.llm.credentials import credentials_only, merged, withheld
 from botex_core.otree.links import participant_code
 from botex_core.otree.position import PositionReader
 from botex_core.settings import DEFAULT_MODEL, BotexSettings, OtreeSettings, resolve
@@ -75,7 +76,8 @@ def run_single_bot(
     settings = BotSettings(
         url=url, session_id=session_id, participant_id=participant_id, botex_db=local.db,
         model=model, api_key=api_key, api_base=api_base, throttle=throttle,
-        full_conv_history=full_conv_history, user_prompts=user_prompts, completion_kwargs=kwargs,
+        full_conv_history=full_conv_history, user_prompts=user_prompts, completion_kwargs=withheld(kwargs),
+        private_parameters=merged(local.llm_parameters, credentials_only(kwargs)),
         wait_timeout=local.wait_timeout, driver=local.driver,
     )
     position = PositionReader(resolve(OtreeSettings).rest_key).check_for(url, session_id, participant_id)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from botex_core.bot.job import BotSettings
 from botex_core.bot.prompts import build_prompts
 from botex_core.errors import BrokerUnreachableError, ConfigurationError
-from botex_core.llm.client import secret_names
+from botex_core.llm.credentials import credential_paths, credentials_only, withheld
 from botex_core.otree.links import participant_code
 from botex_core.settings import BotexSettings, resolve
 from botex_core.store import ledger
@@ -53,14 +53,13 @@ def session_bots(
 ) -> list[BotSettings]:
     """The settings of each bot of a session that has to run.
 
+    Completion parameters that may hold credentials are kept apart, in ``private_parameters``.
     The wait timeout is ``BOTEX_WAIT_TIMEOUT`` where the bots are submitted, and travels with them;
     so does the driver (``BOTEX_DRIVER``) unless one is given.
     """
     build_prompts(settings.get("user_prompts"))
     completion = settings.get("completion_kwargs") or {}
-    secret = secret_names(completion)
-    if secret:
-        raise ConfigurationError(f"secrets cannot travel with the bots ({', '.join(secret)}): set them in the workers' environment")
+    settings["completion_kwargs"], settings["private_parameters"] = withheld(completion), credentials_only(completion)
     urls = bot_urls if bot_urls is not None else ledger.bot_urls(session_id, botex_db, already_started)
     database = shareable_database(botex_db)
     where_submitted = resolve(BotexSettings)
@@ -80,8 +79,17 @@ def enqueue(
     embedded = fleet_settings().embedded
     if api_key and not embedded:
         raise ConfigurationError("an API key cannot be sent to fleet workers: set it in the workers' environment")
+    private = sorted({path for bot in bots for path in credential_paths(bot.private_parameters)})
+    if private and not embedded:
+        raise ConfigurationError(
+            f"completion parameters that may hold credentials cannot travel to fleet workers ({', '.join(private)}): "
+            "give them to the workers in BOTEX_LLM_PARAMETERS"
+        )
     reference = keyring.remember(api_key) if api_key else None
     arguments = [task_arguments(bot, queue_for(bot.model, queue), reference) for bot in bots]
+    for bot, argument in zip(bots, arguments):
+        if bot.private_parameters:
+            argument["private_parameters_ref"] = keyring.remember(json.dumps(bot.private_parameters))
     if embedded and shareable_database(botex_db) is None:
         # The in-process worker gets the database with its password the way it gets the key.
         database_reference = keyring.remember(botex_db)
@@ -173,7 +181,8 @@ def _mark_queued(arguments: list[dict[str, Any]], botex_db: str, on_fleet: bool)
     by_session: dict[str, dict[str, QueuedBot]] = defaultdict(dict)
     for argument in arguments:
         settings = argument["settings"]
-        stored = {**argument, "api_key_ref": None, "botex_db_ref": None, "on_fleet": on_fleet}
+        stored = {**argument, "api_key_ref": None, "botex_db_ref": None, "private_parameters_ref": None,
+                  "on_fleet": on_fleet}
         by_session[settings["session_id"]][settings["participant_id"]] = QueuedBot(
             json.dumps(stored), settings["model"], settings.get("persona"),
         )

@@ -8,6 +8,7 @@ long on a wait page. The task body only plays the bot.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -24,6 +25,7 @@ from botex_core.bot.job import BotOutcome, BotSettings, Waiting
 from botex_core.bot.runner import run_bot
 from botex_core.llm.client import RetryPolicy
 from botex_core.errors import BotexError, StoreUnreachableError
+from botex_core.llm.credentials import merged
 from botex_core.otree.position import PositionReader
 from botex_core.settings import BotexSettings, OtreeSettings, resolve
 from botex_core.store import BotStatus, ledger
@@ -67,7 +69,8 @@ class BotTask(Task):
     def play(self, bot: dict[str, Any]) -> dict[str, Any]:
         """Run the bot described by the task's argument (see :func:`task_arguments`)."""
         fleet, local, otree = fleet_settings(), resolve(BotexSettings), resolve(OtreeSettings)
-        settings = BotSettings(**bot["settings"], api_key=keyring.recall(bot.get("api_key_ref")))
+        settings = BotSettings(**bot["settings"], api_key=keyring.recall(bot.get("api_key_ref")),
+                               private_parameters=private_parameters(bot, local))
         settings.botex_db = settings.botex_db or keyring.recall(bot.get("botex_db_ref")) or local.db
         # A redelivered message keeps its task id, so each run gets an owner of its own.
         owner = f"{self.request.hostname}/{self.request.id}/{uuid.uuid4().hex[:8]}"
@@ -145,6 +148,13 @@ def run_bot_task(self: BotTask, bot: dict[str, Any]) -> dict[str, Any]:
     return self.play(bot)
 
 
+def private_parameters(bot: dict[str, Any], local: BotexSettings) -> dict[str, Any]:
+    """The bot's parameters that may hold credentials: this worker's ``BOTEX_LLM_PARAMETERS``, with
+    those the bot was given in this process (embedded mode) laid over them."""
+    given = keyring.recall(bot.get("private_parameters_ref"))
+    return merged(local.llm_parameters, json.loads(given) if given else {})
+
+
 @cache
 def position_reader(rest_key: str | None) -> PositionReader:
     """The reader of where oTree has participants that the bots of this process share (one per REST key)."""
@@ -155,6 +165,7 @@ def task_arguments(settings: BotSettings, queue: str, api_key_ref: str | None = 
     """The task's single argument: the bot's non-secret settings and its queue."""
     fields = asdict(settings)
     fields.pop("api_key")
+    fields.pop("private_parameters")
     return {"settings": fields, "queue": queue, "api_key_ref": api_key_ref}
 
 

@@ -352,14 +352,6 @@ def test_a_database_with_a_password_is_used_in_process_and_no_stray_file_is_made
     assert list(tmp_path.iterdir()) == []
 
 
-def test_secrets_nested_in_completion_parameters_are_refused(otree_server: RunningOtree, sqlite_db: str) -> None:
-    session = init_otree_session("widgets_pair", 2, botex_db=sqlite_db)
-    with pytest.raises(ConfigurationError, match=r"secrets cannot travel with the bots \(extra_headers.Authorization\)"):
-        run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="openai/stand-in",
-                            extra_headers={"Authorization": "Bearer sk-SENTINEL"})
-    assert statuses(sqlite_db, session["session_id"]) == ["created", "created"]
-
-
 def otree_progress(otree_server: RunningOtree, session_id: str) -> dict[str, tuple[int, int, str]]:
     """Each participant's page index, last page index and current page, from oTree's own export."""
     wide = OtreeClient(otree_server.url, otree_server.rest_key).export_wide(session_id)

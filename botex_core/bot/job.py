@@ -11,7 +11,7 @@ from botex_core.store import BotStatus
 
 @dataclass
 class BotSettings:
-    """Everything one bot needs; ``api_key`` is never stored or logged.
+    """Everything one bot needs; ``api_key`` and ``private_parameters`` are never queued, stored or logged.
 
     ``botex_db`` None means the database of the process that runs the bot.
     """
@@ -27,6 +27,9 @@ class BotSettings:
     full_conv_history: bool = False
     user_prompts: dict[str, str] | None = None
     completion_kwargs: dict[str, Any] = field(default_factory=dict)
+    # The completion parameters that may hold credentials (``llm.credentials``); ``completion_kwargs``
+    # holds them withheld.
+    private_parameters: dict[str, Any] = field(default_factory=dict, repr=False)
     wait_timeout: float = 3600.0
     driver: str = "auto"
     persona: str | None = None

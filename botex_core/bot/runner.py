@@ -85,6 +85,7 @@ def run_bot(
         api_base=settings.api_base,
         throttle=settings.throttle,
         completion_kwargs=settings.completion_kwargs,
+        private_parameters=settings.private_parameters,
         retry=retry or RetryPolicy(),
         limiter=limiter,
         cache_namespace=settings.replay_of,

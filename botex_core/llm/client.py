@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from botex_core.errors import BotexError
+from botex_core.llm.credentials import merged, still_withheld, withheld
 from botex_core.settings import DEFAULT_LLM_TIMEOUT_SECONDS, BotexSettings, load_litellm
 
 logger = logging.getLogger(__name__)
 
 LLAMACPP_MODEL = "llamacpp"
 LLAMACPP_DEFAULT_URL = "http://localhost:8080"
-_SECRET_WORDS = ("key", "secret", "token", "password", "authorization")
 # How providers' clients say that no key was given.
 _NO_CREDENTIALS = ("missing credentials", "api_key client option must be set")
 
@@ -106,6 +106,8 @@ class LLMClient:
     api_base: str | None = None
     throttle: bool = False
     completion_kwargs: dict[str, Any] = field(default_factory=dict)
+    # Parameters that may hold credentials (see ``credentials``): sent, never recorded.
+    private_parameters: dict[str, Any] = field(default_factory=dict, repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     record: Callable[[Exchange], None] = lambda exchange: None
     limiter: RateLimiter | None = None
@@ -128,7 +130,7 @@ class LLMClient:
         while True:
             attempt += 1
             request = self._request(messages, schema, name)
-            exchange = Exchange(request=_recordable(request))
+            exchange = Exchange(request=self._request(messages, schema, name, withheld(self._parameters)))
             if self.cache_namespace and self._answered_from_cache(litellm, request, exchange):
                 return exchange
             estimate = _estimated_tokens(messages)
@@ -174,7 +176,28 @@ class LLMClient:
             self.record(exchange)
             return exchange
 
-    def _request(self, messages: list[dict[str, str]], schema: dict[str, Any], name: str) -> dict[str, Any]:
+    @property
+    def _parameters(self) -> dict[str, Any]:
+        """The completion parameters of every request: the bot's, with its private ones laid over them.
+
+        Raises:
+            LLMFailure: A parameter that may hold a credential was queued without its value, and
+                nothing here gives it back.
+        """
+        parameters = merged(self.completion_kwargs, self.private_parameters)
+        missing = still_withheld(parameters)
+        if missing:
+            raise LLMFailure(
+                f"the bot was queued with {', '.join(missing)}, whose value stayed with the process that queued "
+                "it: give it to this process in BOTEX_LLM_PARAMETERS"
+            )
+        return parameters
+
+    def _request(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], name: str, parameters: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The request to LiteLLM, with ``parameters`` (else the client's own completion parameters)."""
+        parameters = self._parameters if parameters is None else parameters
         if self._endpoint in _json_object_endpoints:
             response_format: dict[str, Any] = {"type": "json_object", "schema": schema}
         else:
@@ -188,7 +211,7 @@ class LLMClient:
             api_base = _openai_base(api_base or LLAMACPP_DEFAULT_URL)
         request = {
             "timeout": self.retry.call_timeout,
-            **self.completion_kwargs,
+            **parameters,
             "model": model,
             "messages": messages,
             "response_format": response_format,
@@ -266,34 +289,6 @@ def _is_transient(exc: Exception) -> bool:
         return True
     status = getattr(exc, "status_code", None)
     return isinstance(status, int) and (status == 429 or status >= 500)
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether a setting of this name may hold a secret (keys, tokens, auth headers);
-    token counts such as ``max_tokens`` are not secrets."""
-    lowered = name.lower()
-    return any(word in lowered for word in _SECRET_WORDS) and not lowered.endswith("tokens")
-
-
-def secret_names(settings: dict[str, Any], within: str = "") -> list[str]:
-    """The dotted names of every setting in ``settings``, at any depth, that may hold a secret."""
-    found = []
-    for key, value in settings.items():
-        name = f"{within}{key}"
-        if is_secret_name(str(key)):
-            found.append(name)
-        elif isinstance(value, dict):
-            found += secret_names(value, f"{name}.")
-    return found
-
-
-def _recordable(request: dict[str, Any]) -> dict[str, Any]:
-    """``request`` without anything that may hold a secret."""
-    return {
-        key: _recordable(value) if isinstance(value, dict) else value
-        for key, value in request.items()
-        if not is_secret_name(key)
-    }
 
 
 def _openai_base(url: str) -> str:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from botex_core.bot.prompts import build_prompts
 from botex_core.errors import ConfigurationError
+from botex_core.llm.credentials import is_credential_name
 from botex_core.settings import DEFAULT_MODEL
 
 if sys.version_info >= (3, 11):
@@ -31,8 +32,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-# Key names that hold secrets; the file must not carry any.
-_SECRET_NAMES = {"api_key", "key", "secret", "password", "token", "access_token", "auth_token", "rest_key"}
 
 
 class _Strict(BaseModel):
@@ -197,7 +196,7 @@ def _secret_key(data: Any, path: str = "") -> str | None:
     if isinstance(data, dict):
         for key, value in data.items():
             name = f"{path}.{key}" if path else str(key)
-            if str(key).lower() in _SECRET_NAMES or str(key).lower().endswith(("_api_key", "_secret", "_password")):
+            if is_credential_name(str(key)):
                 return name
             found = _secret_key(value, name)
             if found:

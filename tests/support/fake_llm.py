@@ -92,6 +92,7 @@ class FakeLLM:
         self.rng = random.Random() if random_numbers else None
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
+        self.headers: list[dict[str, str]] = []
         self.arrivals: list[float] = []
         self._faults: deque[dict[str, Any]] = deque()
         self._lock = threading.Lock()
@@ -146,6 +147,7 @@ class FakeLLM:
                 with fake._lock:
                     fake.requests.append(body)
                     fake.authorizations.append(self.headers.get("authorization"))
+                    fake.headers.append(dict(self.headers.items()))
                     fake.arrivals.append(time.time())
                 fake_reply(fake, self, body)
 
