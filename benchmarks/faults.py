@@ -13,8 +13,10 @@ finished, the seconds from the end of the fault until every bot of the round
 was back in play (had ended, or made an LLM call after the fault) and until
 all had ended, and the answers lost (in oTree's data but not in the store, or
 the other way round) and stored twice, from the store compared field by field
-with oTree's own export. Its last line sums up; it exits non-zero unless every
-bot finished with nothing lost or stored twice.
+with oTree's own export. After a short outage of the store, oTree or the LLM
+provider every bot must be back in play within ``BACK_AFTER_OUTAGE_SECONDS``
+of the service's return. Its last line sums up; it exits non-zero unless every
+bot finished with nothing lost or stored twice, and in time.
 
 Run with ``bash benchmarks/run.sh faults`` (``--quick``: shorter faults, one
 session per round). It needs root, for the network namespace.
@@ -52,6 +54,8 @@ from tests.support.services import PostgresCluster, RedisServer, free_port  # no
 from tests.support.workers import Workers  # noqa: E402
 
 ROUND_TIMEOUT = 420.0
+# After a short outage of a service (the store, oTree, the LLM provider), every bot is back within this long.
+BACK_AFTER_OUTAGE_SECONDS = 15.0
 NETWORK_SUBNET = 78
 # The namespace of the worker whose network the suite cuts.
 CUT_HOST = "worker"
@@ -105,6 +109,13 @@ class Outcome:
     lost: int
     duplicated: int
     unfinished: list[str] = field(default_factory=list)
+    back_within: float | None = None
+
+    @property
+    def healed(self) -> bool:
+        """Every bot finished, nothing lost or stored twice, and back in play within the bound."""
+        in_time = self.back_within is None or self.back_in_play_seconds <= self.back_within
+        return self.finished == self.bots and self.lost == self.duplicated == 0 and in_time
 
 
 def hold(seconds: float, lift: Callable[[], None]) -> Callable[[], None]:
@@ -129,12 +140,15 @@ class Scheduled:
     driver: str = "auto"
     # Set up before the round is submitted, for a fault that must meet the bots' first pages.
     prepare: Callable[[], None] | None = None
+    # The most seconds from the service's return until every bot is back in play.
+    back_within: float | None = None
 
 
 def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
     """The schedule, in the order the faults are injected."""
     sessions = 1 if quick else 2
     outage = 10.0 if quick else 30.0
+    otree_outage = 20.0 if quick else 30.0
     storm = 20.0 if quick else 120.0
     host_worker = ["one"]
 
@@ -159,10 +173,10 @@ def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
     def redis_restart(lose_data: bool) -> Fault:
         return lambda _: fleet.redis.restart(down_seconds=3, lose_data=lose_data)
 
-    def cut(proxy: FaultProxy) -> Fault:
+    def cut(proxy: FaultProxy, seconds: float) -> Fault:
         def run(_: list[str]) -> None:
             proxy.cut()
-            hold(outage, proxy.restore)()
+            hold(seconds, proxy.restore)()
         return run
 
     def cut_worker_network(codes: list[str]) -> None:
@@ -190,9 +204,12 @@ def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
         Scheduled(f"worker network cut {outage:.0f} s", cut_worker_network, 3),
         Scheduled("Redis restart, AOF on", redis_restart(lose_data=False), sessions),
         Scheduled("Redis restart, data lost", redis_restart(lose_data=True), sessions),
-        Scheduled(f"PostgreSQL down {outage:.0f} s", cut(fleet.store_proxy), sessions),
-        Scheduled(f"oTree down {outage:.0f} s", cut(fleet.otree_proxy), sessions),
-        Scheduled(f"429 storm {storm:.0f} s", llm_faults("429", 100_000, storm), sessions),
+        Scheduled(f"PostgreSQL down {outage:.0f} s", cut(fleet.store_proxy, outage), sessions,
+                  back_within=BACK_AFTER_OUTAGE_SECONDS),
+        Scheduled(f"oTree down {otree_outage:.0f} s", cut(fleet.otree_proxy, otree_outage), sessions,
+                  back_within=BACK_AFTER_OUTAGE_SECONDS),
+        Scheduled(f"429 storm {storm:.0f} s", llm_faults("429", 100_000, storm), sessions,
+                  back_within=BACK_AFTER_OUTAGE_SECONDS),
         Scheduled("LLM 500 errors", llm_faults("500", 12, 1.0 if quick else 20.0), sessions),
         Scheduled(f"LLM timeouts (6; bots wait {LLM_TIMEOUT_SECONDS} s for a reply)",
                   llm_faults("timeout", 6, 1.0, seconds=LLM_TIMEOUT_SECONDS + 3), sessions),
@@ -263,7 +280,7 @@ def play_round(fleet: Fleet, fault: Scheduled) -> Outcome:
     unfinished = [f"{row['participant_id']} {row['status']}: {row['status_reason']}" for row in rows
                   if row["status"] != "finished"]
     return Outcome(fault.name, len(rows), sum(row["status"] == "finished" for row in rows), back, settle, lost, duplicated,
-                   unfinished)
+                   unfinished, fault.back_within)
 
 
 def wait_until(condition: Callable[[], object], timeout: float, pause: float = 0.5) -> object:
@@ -336,11 +353,10 @@ def compare_with_otree(env: dict[str, str], codes: list[str]) -> tuple[int, int]
     return lost, duplicated
 
 
-def start_fleet(workspace: Path, latency: float) -> tuple[Fleet, list[Callable[[], None]]]:
-    """Redis, PostgreSQL, oTree (behind a proxy), the stand-in LLM, a worker here and one in a namespace."""
+def start_fleet(workspace: Path, latency: float, lease_seconds: float, stops: list[Callable[[], None]]) -> Fleet:
+    """Redis, PostgreSQL, oTree (behind a proxy), the stand-in LLM, a worker here and one in a namespace;
+    how to stop each goes to ``stops`` as soon as it runs (also when a later one fails to start)."""
     import botex_fleet
-
-    stops: list[Callable[[], None]] = []
     network = Network(NETWORK_SUBNET)
     stops.append(network.close)
     network.add_host(CUT_HOST, 21)
@@ -361,8 +377,8 @@ def start_fleet(workspace: Path, latency: float) -> tuple[Fleet, list[Callable[[
     llm = FakeLLM(latency=latency, host=address).start()
     stops.append(llm.stop)
     env = {
-        **os.environ, "BOTEX_BROKER_URL": redis.url, "BOTEX_DB": database, "BOTEX_LEASE_SECONDS": "10",
-        "BOTEX_TASK_RETRY_SECONDS": "2", "BOTEX_WAIT_TIMEOUT": "600", "OPENAI_API_KEY": "sk-faults",
+        **os.environ, "BOTEX_BROKER_URL": redis.url, "BOTEX_DB": database, "BOTEX_LEASE_SECONDS": str(lease_seconds),
+        "BOTEX_WAIT_TIMEOUT": "600", "OPENAI_API_KEY": "sk-faults",
         "BOTEX_LLM_TIMEOUT_SECONDS": str(LLM_TIMEOUT_SECONDS), "BOTEX_GIVE_BACK_SLOT_SECONDS": str(GIVE_BACK_SLOT_SECONDS),
         "OTREE_SERVER_URL": f"http://{address}:{otree_proxy.port}", "OTREE_REST_KEY": rest_key,
     }
@@ -373,19 +389,24 @@ def start_fleet(workspace: Path, latency: float) -> tuple[Fleet, list[Callable[[
     fleet.start_worker("two", network.run_in(CUT_HOST, []))
     for name in ("one", "two"):
         workers.wait_ready(name)
-    return fleet, stops
+    return fleet
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="each fault once and short, one session per round")
+    parser.add_argument("--only", default="", help="only the faults whose name holds this text (say 'down')")
+    parser.add_argument("--lease", type=float, default=10.0,
+                        help="BOTEX_LEASE_SECONDS of the workers (10: a killed worker's bots are back soon; "
+                             "the fleet's default is 60)")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="botex-faults-") as folder:
-        fleet, stops = start_fleet(Path(folder), latency=1.0)
+        stops: list[Callable[[], None]] = []
         outcomes = []
         try:
-            for fault in faults(fleet, arguments.quick):
+            fleet = start_fleet(Path(folder), 1.0, arguments.lease, stops)
+            for fault in [f for f in faults(fleet, arguments.quick) if arguments.only in f.name]:
                 print(f"injecting: {fault.name} ...", flush=True)
                 outcomes.append(play_round(fleet, fault))
                 outcome = outcomes[-1]
@@ -394,6 +415,9 @@ def main() -> int:
                       f"stored twice {outcome.duplicated}", flush=True)
                 for bot in outcome.unfinished:
                     print(f"  not finished: {bot}", flush=True)
+                if not outcome.healed and outcome.finished == outcome.bots:
+                    print(f"  too slow: back in play {outcome.back_in_play_seconds:.0f} s after the service's return, "
+                          f"more than {outcome.back_within:.0f} s", flush=True)
         finally:
             for stop in reversed(stops):
                 try:
@@ -401,14 +425,15 @@ def main() -> int:
                 except Exception:  # noqa: BLE001 - stop what can be stopped
                     pass
     print_table(outcomes)
-    return 0 if all(o.finished == o.bots and o.lost == o.duplicated == 0 for o in outcomes) else 1
+    return 0 if all(outcome.healed for outcome in outcomes) else 1
 
 
 def print_table(outcomes: list[Outcome]) -> None:
     print("\n| fault | bots finished | back in play after the fault | all ended after the fault | answers lost | stored twice |")
     print("| --- | --- | --- | --- | --- | --- |")
     for o in outcomes:
-        print(f"| {o.fault} | {o.finished}/{o.bots} | {o.back_in_play_seconds:.0f} s | {o.settle_seconds:.0f} s "
+        bound = f" (at most {o.back_within:.0f} s)" if o.back_within is not None else ""
+        print(f"| {o.fault} | {o.finished}/{o.bots} | {o.back_in_play_seconds:.0f} s{bound} | {o.settle_seconds:.0f} s "
               f"| {o.lost} | {o.duplicated} |")
     finished = sum(o.finished for o in outcomes)
     total = sum(o.bots for o in outcomes)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from dataclasses import asdict
 from functools import cache
@@ -24,7 +23,7 @@ from botex_core.bot.driver import driver_for
 from botex_core.bot.job import BotOutcome, BotSettings, Waiting
 from botex_core.bot.runner import run_bot
 from botex_core.llm.client import RetryPolicy
-from botex_core.errors import BotexError, StoreUnreachableError
+from botex_core.errors import StoreUnreachableError
 from botex_core.llm.credentials import merged
 from botex_core.otree.position import PositionReader
 from botex_core.settings import BotexSettings, OtreeSettings, resolve
@@ -33,6 +32,7 @@ from botex_worker import keyring
 from botex_worker.app import app
 from botex_worker.broker_messages import message_name
 from botex_worker.lease import LeaseKeeper
+from botex_worker.outages import OutageTooLong, next_look, next_run, outage_left, service_down
 from botex_worker.ratelimit import limiter_for
 from botex_worker.settings import FleetSettings, fleet_settings
 
@@ -42,14 +42,8 @@ TASK_NAME = "botex.run_bot"
 # A bot that gave its slot back comes back after this many seconds: time for
 # the bots it waits for to take the slot, short enough to follow them quickly.
 COME_BACK_SECONDS = 2
-# The longest pause between two tries of a bot during an outage.
-MAX_OUTAGE_PAUSE_SECONDS = 60
 # The store did not answer, or every connection of the pool stayed busy.
 STORE_DOWN = (OperationalError, PoolTimeoutError, StoreUnreachableError)
-
-
-class OutageTooLong(BotexError):
-    """An outage lasted longer than the bot may wait it out."""
 
 
 class BotTask(Task):
@@ -72,11 +66,15 @@ class BotTask(Task):
         settings = BotSettings(**bot["settings"], api_key=keyring.recall(bot.get("api_key_ref")),
                                private_parameters=private_parameters(bot, local))
         settings.botex_db = settings.botex_db or keyring.recall(bot.get("botex_db_ref")) or local.db
+        if bot.get("outage_since"):
+            down = service_down(settings.botex_db, settings.url)
+            if down:
+                raise self._look_again(bot, fleet, f"{down} does not answer yet")
         # A redelivered message keeps its task id, so each run gets an owner of its own.
         owner = f"{self.request.hostname}/{self.request.id}/{uuid.uuid4().hex[:8]}"
         key = (settings.botex_db, settings.session_id, settings.participant_id)
         try:
-            claimed = ledger.claim_lease(*key, owner, fleet.lease_seconds)
+            claimed = ledger.claim_lease(*key, owner, fleet.lease_seconds, bot.get("previous_owner"))
         except STORE_DOWN as exc:
             raise self._wait_out(bot, fleet, f"the store is unreachable: {exc}") from None
         if not claimed:
@@ -97,8 +95,9 @@ class BotTask(Task):
                                   RetryPolicy.of(local, fleet.outage_seconds), limiter_for(bot["queue"], fleet),
                                   lease.lost.is_set, give_back_after, waiting, owner)
         except STORE_DOWN as exc:
-            # The bot's own records could not be written: it goes on from what was stored.
-            raise self._wait_out(bot, fleet, f"the store is unreachable: {exc}") from None
+            # The bot's own records could not be written (nor, maybe, its lease given back):
+            # it goes on from what was stored, and its next run takes the lease over.
+            raise self._wait_out(bot, fleet, f"the store is unreachable: {exc}", owner) from None
         return self._after(outcome, bot, key, fleet)
 
     def _after(
@@ -106,8 +105,10 @@ class BotTask(Task):
     ) -> dict[str, Any]:
         """Come back for a bot that gave its slot back; wait out an outage that failed it."""
         if outcome.waiting is not None:
-            raise self.retry(args=[{**bot, "waiting": asdict(outcome.waiting)}], countdown=COME_BACK_SECONDS)
-        if outcome.retryable and _outage_left(bot, fleet) > 0:
+            again = {**bot, "waiting": asdict(outcome.waiting), "outage_since": None, "infrastructure_failures": 0,
+                     "previous_owner": None}
+            raise self.retry(args=[again], countdown=COME_BACK_SECONDS)
+        if outcome.retryable and outage_left(bot, fleet.outage_seconds) > 0:
             try:
                 ledger.end(*key, BotStatus.QUEUED, f"waiting out an outage: {outcome.reason}")
             except STORE_DOWN:
@@ -115,19 +116,24 @@ class BotTask(Task):
             raise self._wait_out(bot, fleet, outcome.reason or "")
         return _result(outcome)
 
-    def _wait_out(self, bot: dict[str, Any], fleet: FleetSettings, reason: str) -> Exception:
-        """A retry of the bot after a backoff, counting towards ``BOTEX_OUTAGE_SECONDS`` since the outage began.
-
-        When the tolerance is used up the outage is the bot's failure.
-        """
-        if _outage_left(bot, fleet) <= 0:
-            return OutageTooLong(f"gave up after {fleet.outage_seconds:.0f} s of outage: {reason}")
-        failures = bot.get("infrastructure_failures", 0)
-        pause = min(fleet.task_retry_seconds * 2 ** failures, MAX_OUTAGE_PAUSE_SECONDS)
+    def _wait_out(self, bot: dict[str, Any], fleet: FleetSettings, reason: str, owner: str | None = None) -> Exception:
+        """The next run of a bot that failed on an outage (see :func:`~botex_worker.outages.next_run`),
+        or the bot's failure when the outage has lasted too long."""
+        try:
+            again, pause = next_run(bot, reason, fleet.outage_seconds, fleet.task_retry_seconds, owner)
+        except OutageTooLong as exc:
+            return exc
         logger.warning("bot %s: %s; trying again in %.0f s", bot["settings"]["participant_id"], reason, pause)
-        again = {**bot, "infrastructure_failures": failures + 1, "waiting": None,
-                 "outage_since": bot.get("outage_since") or time.time()}
         return self.retry(args=[again], countdown=pause)
+
+    def _look_again(self, bot: dict[str, Any], fleet: FleetSettings, reason: str) -> Exception:
+        """A look at the services again soon, or the bot's failure when the outage has lasted too long."""
+        try:
+            pause = next_look(bot, reason, fleet.outage_seconds)
+        except OutageTooLong as exc:
+            return exc
+        logger.info("bot %s: %s; looking again in %.0f s", bot["settings"]["participant_id"], reason, pause)
+        return self.retry(args=[bot], countdown=pause)
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
         """A task that crashed outside the bot still leaves its reason in the store."""
@@ -167,12 +173,6 @@ def task_arguments(settings: BotSettings, queue: str, api_key_ref: str | None = 
     fields.pop("api_key")
     fields.pop("private_parameters")
     return {"settings": fields, "queue": queue, "api_key_ref": api_key_ref}
-
-
-def _outage_left(bot: dict[str, Any], fleet: FleetSettings) -> float:
-    """Seconds of outage the bot may still wait out."""
-    since = bot.get("outage_since")
-    return fleet.outage_seconds - (time.time() - since if since else 0.0)
 
 
 def _result(outcome: BotOutcome) -> dict[str, Any]:

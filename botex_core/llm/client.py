@@ -75,7 +75,8 @@ class RetryPolicy:
 
     max_attempts: int | None = None
     base_delay: float = 1.0
-    max_delay: float = 60.0
+    # While a provider is down (a 429 storm, 5xx), a bot asks again within this long of its return.
+    max_delay: float = 10.0
     outage_seconds: float = 15 * 60
     # A call that has not been answered after this long is a timeout, retried like the others.
     call_timeout: float = DEFAULT_LLM_TIMEOUT_SECONDS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -94,6 +95,17 @@ class OtreeClient:
             f"oTree server at {self.server_url} answered {response.status_code} "
             f"to {method} /api/{endpoint}: {message}"
         )
+
+
+def server_answers(url: str, timeout: float = 5.0) -> bool:
+    """Whether the web server of ``url`` (its scheme, host and port) answers at all now: any HTTP
+    response counts, an error page or a refused login too (a probe while it is thought to be down)."""
+    parts = urlsplit(url)
+    try:
+        response = requests.get(f"{parts.scheme}://{parts.netloc}/", timeout=timeout, allow_redirects=False)
+    except requests.RequestException:
+        return False
+    return response.status_code not in (502, 503, 504)
 
 
 def _first_line(text: str) -> str:

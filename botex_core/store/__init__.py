@@ -1,6 +1,6 @@
 """The botex store: SQLAlchemy models, engines and the queries on them."""
 
-from botex_core.store.engine import database_url, dispose_engines, get_engine, session_scope
+from botex_core.store.engine import database_url, dispose_engines, get_engine, session_scope, store_answers
 from botex_core.store.models import (
     Answer,
     BotStatus,
@@ -20,5 +20,6 @@ __all__ = [
     "dispose_engines",
     "get_engine",
     "session_scope",
+    "store_answers",
     "utcnow",
 ]

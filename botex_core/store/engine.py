@@ -31,6 +31,8 @@ from botex_core.store.models import Base
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 IDLE_IN_TRANSACTION_SECONDS = 60
 DEAD_LINK_SECONDS = 60
+# A server that does not answer a new connection within this long is down for now.
+CONNECT_TIMEOUT_SECONDS = 10
 _SCHEMA_LOCK_KEY = 0x626F746578  # "botex"
 
 # Many bots share a process: each holds a connection only while it writes.
@@ -96,6 +98,16 @@ def session_scope(botex_db: str) -> Iterator[Session]:
             yield session
 
 
+def store_answers(botex_db: str) -> bool:
+    """Whether the store takes a query now (a probe while it is thought to be down)."""
+    try:
+        with get_engine(botex_db).connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except (DBAPIError, StoreUnreachableError):
+        return False
+    return True
+
+
 def dispose_engines() -> None:
     """Close every pooled connection of this process and forget the engines."""
     with _engines_lock:
@@ -149,7 +161,8 @@ def _postgres_engine(url: str) -> Engine:
     # libpq's keepalives notice a silent peer while the link is idle, its TCP user timeout while a
     # request waits unacknowledged.
     dead_link = {"keepalives": 1, "keepalives_idle": DEAD_LINK_SECONDS // 2, "keepalives_interval": DEAD_LINK_SECONDS // 6,
-                 "keepalives_count": 3, "tcp_user_timeout": DEAD_LINK_SECONDS * 1000}
+                 "keepalives_count": 3, "tcp_user_timeout": DEAD_LINK_SECONDS * 1000,
+                 "connect_timeout": CONNECT_TIMEOUT_SECONDS}
     engine = create_engine(url, **_POOL, connect_args=dead_link)
 
     @event.listens_for(engine, "connect")

@@ -114,16 +114,23 @@ def lease_lapsed(now: datetime) -> ColumnElement[bool]:
     return or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < now)
 
 
-def claim_lease(botex_db: str, session_id: str, participant_id: str, owner: str, seconds: float) -> bool:
-    """Take the participant's lease; False if its bot can never run again or another owner holds a live lease."""
+def claim_lease(
+    botex_db: str, session_id: str, participant_id: str, owner: str, seconds: float, previous_owner: str | None = None
+) -> bool:
+    """Take the participant's lease; False if its bot can never run again or another owner holds a live lease.
+
+    ``previous_owner``: the run that this one follows, known to have ended (its lease may be left
+    behind when the store was down as it ended); its lease is taken over at once.
+    """
     now = utcnow()
+    free = lease_lapsed(now) if previous_owner is None else or_(lease_lapsed(now), Participant.lease_owner == previous_owner)
     statement = (
         update(Participant)
         .where(
             Participant.session_id == session_id,
             Participant.participant_id == participant_id,
             or_(Participant.status.is_(None), Participant.status.not_in(BotStatus.final())),
-            lease_lapsed(now),
+            free,
         )
         .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
     )
