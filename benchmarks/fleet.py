@@ -43,16 +43,21 @@ def configure(redis_url: str, botex_db: str) -> None:
 
 def enqueue_seconds(count: int) -> tuple[float, float]:
     """Seconds to enqueue ``count`` bots, and to send as many plain Celery messages of the same size."""
+    from botex_core.store import ledger
+    from botex_core.store.ledger import NewParticipant
     from botex_worker.app import app
     from botex_worker.dispatch import enqueue, session_bots
-    from botex_worker.tasks import task_arguments
+    from botex_worker.message import BotMessage
 
     urls = [f"http://otree.invalid/InitializeParticipant/b{number:07d}" for number in range(count)]
+    # The participants a session of that many would have added (queueing needs them in the store).
+    ledger.add_participants([NewParticipant("bench", "enqbench", url.rsplit("/", 1)[1], False, url, number)
+                             for number, url in enumerate(urls, start=1)], os.environ["BOTEX_DB"])
     started = time.perf_counter()
     bots = session_bots("enqbench", os.environ["BOTEX_DB"], bot_urls=urls, model="openai/stand-in")
     enqueue(bots, os.environ["BOTEX_DB"], "bench.enqueue")
     ours = time.perf_counter() - started
-    payload = task_arguments(bots[0], "bench.plain")
+    payload = BotMessage.of(bots[0], "bench.plain").task_argument()
     started = time.perf_counter()
     for _ in range(count):
         app.send_task("bench.noop", args=[payload], queue="bench.plain")

@@ -30,7 +30,8 @@ from botex_worker import keyring
 from botex_worker.app import app
 from botex_worker.queues import queue_for
 from botex_worker.settings import fleet_settings
-from botex_worker.tasks import run_bot_task, task_arguments
+from botex_worker.message import BotMessage, UnreadableMessage
+from botex_worker.tasks import send
 
 logger = logging.getLogger(__name__)
 
@@ -85,51 +86,56 @@ def enqueue(
             f"completion parameters that may hold credentials cannot travel to fleet workers ({', '.join(private)}): "
             "give them to the workers in BOTEX_LLM_PARAMETERS"
         )
-    reference = keyring.remember(api_key) if api_key else None
-    arguments = [task_arguments(bot, queue_for(bot.model, queue), reference) for bot in bots]
-    for bot, argument in zip(bots, arguments):
-        if bot.private_parameters:
-            argument["private_parameters_ref"] = keyring.remember(json.dumps(bot.private_parameters))
-    if embedded and shareable_database(botex_db) is None:
-        # The in-process worker gets the database with its password the way it gets the key.
-        database_reference = keyring.remember(botex_db)
-        arguments = [{**argument, "botex_db_ref": database_reference} for argument in arguments]
-    return _queue(arguments, botex_db)
+    key_reference = keyring.remember(api_key) if api_key else None
+    # The in-process worker gets a database with a password the way it gets the key.
+    database_reference = keyring.remember(botex_db) if embedded and shareable_database(botex_db) is None else None
+    messages = [
+        BotMessage.of(bot, queue_for(bot.model, queue), on_fleet=not embedded, api_key_ref=key_reference,
+                      botex_db_ref=database_reference,
+                      private_parameters_ref=keyring.remember(json.dumps(bot.private_parameters))
+                      if bot.private_parameters else None)
+        for bot in bots
+    ]
+    return _queue(messages, botex_db)
 
 
 def enqueue_again(
     bots: list[StoredBot], botex_db: str, model: str | None = None, api_base: str | None = None, queue: str | None = None
 ) -> list[AsyncResult]:
     """Queue stored bots again, each with the settings and queue it was queued with;
-    ``model``, ``api_base`` and ``queue`` replace them when given. A bot never queued gets the defaults."""
+    ``model``, ``api_base`` and ``queue`` replace them when given. A bot never queued gets the defaults.
+
+    Raises:
+        ConfigurationError: A bot's stored message cannot be read (a newer botex-fleet queued it).
+    """
     changes = {name: value for name, value in (("model", model), ("api_base", api_base)) if value is not None}
-    arguments = []
+    on_fleet = not fleet_settings().embedded
+    messages = []
     for bot in bots:
-        stored = json.loads(bot.bot_settings or "{}")
-        if "settings" in stored:
-            settings = BotSettings(**stored["settings"])
+        if bot.bot_settings:
+            try:
+                stored = BotMessage.read(bot.bot_settings)
+            except UnreadableMessage as exc:
+                raise ConfigurationError(f"bot {bot.participant_id} cannot be queued again: {exc}") from None
+            settings, own_queue = stored.settings, None if model else stored.queue
         else:
-            [settings] = session_bots(bot.session_id, botex_db, [bot.url])
+            [settings], own_queue = session_bots(bot.session_id, botex_db, [bot.url]), None
         settings = replace(settings, **changes)
-        own_queue = None if model else stored.get("queue")
-        arguments.append(task_arguments(settings, queue or own_queue or queue_for(settings.model)))
-    return _queue(arguments, botex_db)
+        messages.append(BotMessage.of(settings, queue or own_queue or queue_for(settings.model), on_fleet=on_fleet))
+    return _queue(messages, botex_db)
 
 
-def _queue(arguments: list[dict[str, Any]], botex_db: str) -> list[AsyncResult]:
-    """Mark the bots queued with their settings, and send their tasks."""
-    _mark_queued(arguments, botex_db, on_fleet=not fleet_settings().embedded)
-    return send(arguments)
-
-
-def send(arguments: list[dict[str, Any]]) -> list[AsyncResult]:
-    """Send one bot task per task argument to its queue, through one broker connection."""
-    results = []
-    with app.producer_or_acquire() as producer:
-        for argument in arguments:
-            results.append(run_bot_task.apply_async(args=[argument], queue=argument["queue"], producer=producer))
-    logger.info("queued %d bot(s)", len(arguments))
-    return results
+def _queue(messages: list[BotMessage], botex_db: str) -> list[AsyncResult]:
+    """Mark the bots queued with their messages (one statement per session, unless a bot is running),
+    and send their tasks."""
+    by_session: dict[str, dict[str, QueuedBot]] = defaultdict(dict)
+    for message in messages:
+        settings = message.settings
+        by_session[settings.session_id][settings.participant_id] = QueuedBot(
+            message.stored(), settings.model, settings.persona)
+    for session_id, queued in by_session.items():
+        ledger.mark_queued(botex_db, session_id, queued)
+    return send([message.task_argument() for message in messages])
 
 
 def run_in_process(
@@ -174,20 +180,6 @@ def embedded_worker(queues: list[str], concurrency: int) -> Iterator[WorkControl
     finally:
         worker.stop(in_sighandler=False)
         thread.join(30)
-
-
-def _mark_queued(arguments: list[dict[str, Any]], botex_db: str, on_fleet: bool) -> None:
-    """Mark the bots queued with what they are queued with, one statement per session, unless one is running."""
-    by_session: dict[str, dict[str, QueuedBot]] = defaultdict(dict)
-    for argument in arguments:
-        settings = argument["settings"]
-        stored = {**argument, "api_key_ref": None, "botex_db_ref": None, "private_parameters_ref": None,
-                  "on_fleet": on_fleet}
-        by_session[settings["session_id"]][settings["participant_id"]] = QueuedBot(
-            json.dumps(stored), settings["model"], settings.get("persona"),
-        )
-    for session_id, bot_settings in by_session.items():
-        ledger.mark_queued(botex_db, session_id, bot_settings)
 
 
 def check_broker(timeout: float = 5.0) -> None:

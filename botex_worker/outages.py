@@ -12,11 +12,11 @@ The whole outage may last ``BOTEX_OUTAGE_SECONDS``; then it is the bot's failure
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from botex_core.errors import BotexError
 from botex_core.otree.client import server_answers
 from botex_core.store import store_answers
+from botex_worker.message import BotMessage
 
 # While a service is down, a waiting bot asks again this often: it is back within this long of the return.
 PROBE_SECONDS = 5
@@ -38,10 +38,10 @@ def service_down(botex_db: str, participant_link: str) -> str | None:
 
 
 def next_run(
-    bot: dict[str, Any], reason: str, outage_seconds: float, first_pause: float, owner: str | None = None,
+    bot: BotMessage, reason: str, outage_seconds: float, first_pause: float, owner: str | None = None,
     now: float | None = None,
-) -> tuple[dict[str, Any], float]:
-    """The task argument of the bot's next run after a run that failed on an outage, and the pause before it.
+) -> tuple[BotMessage, float]:
+    """The message of the bot's next run after a run that failed on an outage, and the pause before it.
 
     ``owner``: the run that failed, whose lease the next run may take over at once.
 
@@ -50,13 +50,14 @@ def next_run(
     """
     now = time.time() if now is None else now
     _check_tolerance(bot, reason, outage_seconds, now)
-    failures = bot.get("infrastructure_failures", 0)
-    again = {**bot, "infrastructure_failures": failures + 1, "waiting": None,
-             "outage_since": bot.get("outage_since") or now, "previous_owner": owner or bot.get("previous_owner")}
+    failures = bot.infrastructure_failures
+    again = bot.model_copy(update={"infrastructure_failures": failures + 1, "waiting": None,
+                                   "outage_since": bot.outage_since or now,
+                                   "previous_owner": owner or bot.previous_owner})
     return again, min(first_pause * 2 ** failures, MAX_PAUSE_SECONDS)
 
 
-def next_look(bot: dict[str, Any], reason: str, outage_seconds: float, now: float | None = None) -> float:
+def next_look(bot: BotMessage, reason: str, outage_seconds: float, now: float | None = None) -> float:
     """The pause before a bot whose services are still down looks at them again.
 
     Raises:
@@ -66,12 +67,12 @@ def next_look(bot: dict[str, Any], reason: str, outage_seconds: float, now: floa
     return PROBE_SECONDS
 
 
-def outage_left(bot: dict[str, Any], outage_seconds: float, now: float | None = None) -> float:
-    """Seconds of outage the bot (a task's argument) may still wait out."""
-    since = bot.get("outage_since")
+def outage_left(bot: BotMessage, outage_seconds: float, now: float | None = None) -> float:
+    """Seconds of outage the bot may still wait out."""
+    since = bot.outage_since
     return outage_seconds - ((time.time() if now is None else now) - since if since else 0.0)
 
 
-def _check_tolerance(bot: dict[str, Any], reason: str, outage_seconds: float, now: float) -> None:
+def _check_tolerance(bot: BotMessage, reason: str, outage_seconds: float, now: float) -> None:
     if outage_left(bot, outage_seconds, now) <= 0:
         raise OutageTooLong(f"gave up after {outage_seconds:.0f} s of outage: {reason}")

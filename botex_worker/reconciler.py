@@ -22,11 +22,9 @@ harmless, as the lease lets only one run play a bot.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
-from typing import Any
 
 import redis
 from celery.signals import worker_ready, worker_shutdown
@@ -36,7 +34,8 @@ from botex_core.store import BotStatus, ledger
 from botex_core.store.ledger import StoredBot
 from botex_worker.app import app
 from botex_worker.broker_messages import bots_in_queues, held_messages, member
-from botex_worker.dispatch import send
+from botex_worker.message import BotMessage, UnreadableMessage
+from botex_worker.tasks import send
 from botex_worker.queues import DEFAULT_QUEUES
 from botex_worker.settings import fleet_settings
 
@@ -50,8 +49,9 @@ INSPECT_SECONDS = 1.0
 
 def reconcile(botex_db: str, client: redis.Redis, interval: float) -> int:
     """Queue again every stranded fleet bot of ``botex_db``; return how many."""
-    stranded = [bot for bot in ledger.stranded_bots(botex_db) if _stored(bot).get("on_fleet")]
-    queues = sorted({*DEFAULT_QUEUES, *(_stored(bot)["queue"] for bot in stranded)})
+    stranded = {bot: message for bot in ledger.stranded_bots(botex_db)
+                if (message := _stored(bot)) is not None and message.on_fleet}
+    queues = sorted({*DEFAULT_QUEUES, *(message.queue for message in stranded.values())})
     queued = {member(bot.session_id, bot.participant_id) for bot in stranded if bot.status == BotStatus.QUEUED.value}
     messageless = queued - bots_in_queues(client, queues)
     if messageless:
@@ -64,7 +64,7 @@ def reconcile(botex_db: str, client: redis.Redis, interval: float) -> int:
     ]
     requeued = [bot for bot in recover if ledger.requeue_stranded(botex_db, bot, _reason(bot))]
     if requeued:
-        send([_task_argument(bot) for bot in requeued])
+        send([stranded[bot].model_copy(update={"waiting": None}).task_argument() for bot in requeued])
         logger.warning("reconciler: queued %d stranded bot(s) again: %s", len(requeued),
                        ", ".join(f"{bot.participant_id} ({_reason(bot)})" for bot in requeued))
     return len(requeued)
@@ -95,20 +95,19 @@ def _remember_suspects(client: redis.Redis, suspects: set[str], interval: float)
     pipe.execute()
 
 
-def _stored(bot: StoredBot) -> dict[str, Any]:
-    return json.loads(bot.bot_settings or "{}")
+def _stored(bot: StoredBot) -> BotMessage | None:
+    """The bot's stored message; None when this worker cannot read it (a newer fleet's worker will)."""
+    try:
+        return BotMessage.read(bot.bot_settings or "null")
+    except UnreadableMessage as exc:
+        logger.warning("reconciler: leaves bot %s to another worker: %s", bot.participant_id, exc)
+        return None
 
 
 def _reason(bot: StoredBot) -> str:
     if bot.status == BotStatus.RUNNING.value:
         return "recovered: its run stopped (lease expired)"
     return "recovered: its message was lost"
-
-
-def _task_argument(bot: StoredBot) -> dict[str, Any]:
-    stored = _stored(bot)
-    stored.pop("on_fleet", None)
-    return {**stored, "waiting": None}
 
 
 class Reconciler:

@@ -11,16 +11,17 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import asdict
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 from celery import Task
+from celery.result import AsyncResult
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from botex_core.bot.driver import driver_for
-from botex_core.bot.job import BotOutcome, BotSettings, Waiting
+from botex_core.bot.drivers import driver_for
+from botex_core.bot.job import BotOutcome
 from botex_core.bot.runner import run_bot
 from botex_core.llm.client import RetryPolicy
 from botex_core.errors import StoreUnreachableError
@@ -32,6 +33,7 @@ from botex_worker import keyring
 from botex_worker.app import app
 from botex_worker.broker_messages import message_name
 from botex_worker.lease import LeaseKeeper
+from botex_worker.message import BotMessage, UnreadableMessage
 from botex_worker.outages import OutageTooLong, next_look, next_run, outage_left, service_down
 from botex_worker.ratelimit import limiter_for
 from botex_worker.settings import FleetSettings, fleet_settings
@@ -57,16 +59,20 @@ class BotTask(Task):
 
     def shadow_name(self, args: tuple, kwargs: dict, options: dict) -> str:
         """Name every message of a bot after it, retries included (Flower and the reconciler read it)."""
-        settings = args[0]["settings"]
-        return message_name(settings["session_id"], settings["participant_id"])
+        settings = args[0].get("settings") or {}
+        return message_name(settings.get("session_id", "?"), settings.get("participant_id", "?"))
 
-    def play(self, bot: dict[str, Any]) -> dict[str, Any]:
-        """Run the bot described by the task's argument (see :func:`task_arguments`)."""
+    def play(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Run the bot of the task's argument (a :class:`~botex_worker.message.BotMessage`)."""
         fleet, local, otree = fleet_settings(), resolve(BotexSettings), resolve(OtreeSettings)
-        settings = BotSettings(**bot["settings"], api_key=keyring.recall(bot.get("api_key_ref")),
-                               private_parameters=private_parameters(bot, local))
-        settings.botex_db = settings.botex_db or keyring.recall(bot.get("botex_db_ref")) or local.db
-        if bot.get("outage_since"):
+        try:
+            bot = BotMessage.read(raw)
+        except UnreadableMessage as exc:
+            return queue_again_or_end(raw, local.db, str(exc))
+        settings = replace(bot.settings, api_key=keyring.recall(bot.api_key_ref),
+                           private_parameters=private_parameters(bot, local))
+        settings.botex_db = settings.botex_db or keyring.recall(bot.botex_db_ref) or local.db
+        if bot.outage_since:
             down = service_down(settings.botex_db, settings.url)
             if down:
                 raise self._look_again(bot, fleet, f"{down} does not answer yet")
@@ -74,7 +80,7 @@ class BotTask(Task):
         owner = f"{self.request.hostname}/{self.request.id}/{uuid.uuid4().hex[:8]}"
         key = (settings.botex_db, settings.session_id, settings.participant_id)
         try:
-            claimed = ledger.claim_lease(*key, owner, fleet.lease_seconds, bot.get("previous_owner"))
+            claimed = ledger.claim_lease(*key, owner, fleet.lease_seconds, bot.previous_owner)
         except STORE_DOWN as exc:
             raise self._wait_out(bot, fleet, f"the store is unreachable: {exc}") from None
         if not claimed:
@@ -86,28 +92,25 @@ class BotTask(Task):
             raise self.retry(countdown=fleet.lease_seconds)
         # Embedded mode gives every bot a slot of its own: nothing to give back.
         give_back_after = None if fleet.embedded else fleet.give_back_slot_seconds
-        waiting = Waiting(**bot["waiting"]) if bot.get("waiting") else None
         try:
             with LeaseKeeper(*key, owner, fleet.lease_seconds) as lease:
                 position = position_reader(otree.rest_key).check_for(settings.url, settings.session_id,
                                                                      settings.participant_id)
                 outcome = run_bot(settings, driver_for(settings.driver, local), position,
-                                  RetryPolicy.of(local, fleet.outage_seconds), limiter_for(bot["queue"], fleet),
-                                  lease.lost.is_set, give_back_after, waiting, owner)
+                                  RetryPolicy.of(local, fleet.outage_seconds), limiter_for(bot.queue, fleet),
+                                  lease.lost.is_set, give_back_after, bot.waiting, owner)
         except STORE_DOWN as exc:
             # The bot's own records could not be written (nor, maybe, its lease given back):
             # it goes on from what was stored, and its next run takes the lease over.
             raise self._wait_out(bot, fleet, f"the store is unreachable: {exc}", owner) from None
         return self._after(outcome, bot, key, fleet)
 
-    def _after(
-        self, outcome: BotOutcome, bot: dict[str, Any], key: tuple[str, str, str], fleet: FleetSettings
-    ) -> dict[str, Any]:
+    def _after(self, outcome: BotOutcome, bot: BotMessage, key: tuple[str, str, str], fleet: FleetSettings) -> dict[str, Any]:
         """Come back for a bot that gave its slot back; wait out an outage that failed it."""
         if outcome.waiting is not None:
-            again = {**bot, "waiting": asdict(outcome.waiting), "outage_since": None, "infrastructure_failures": 0,
-                     "previous_owner": None}
-            raise self.retry(args=[again], countdown=COME_BACK_SECONDS)
+            again = bot.model_copy(update={"waiting": outcome.waiting, "outage_since": None,
+                                           "infrastructure_failures": 0, "previous_owner": None})
+            raise self.retry(args=[again.task_argument()], countdown=COME_BACK_SECONDS)
         if outcome.retryable and outage_left(bot, fleet.outage_seconds) > 0:
             try:
                 ledger.end(*key, BotStatus.QUEUED, f"waiting out an outage: {outcome.reason}")
@@ -116,28 +119,28 @@ class BotTask(Task):
             raise self._wait_out(bot, fleet, outcome.reason or "")
         return _result(outcome)
 
-    def _wait_out(self, bot: dict[str, Any], fleet: FleetSettings, reason: str, owner: str | None = None) -> Exception:
+    def _wait_out(self, bot: BotMessage, fleet: FleetSettings, reason: str, owner: str | None = None) -> Exception:
         """The next run of a bot that failed on an outage (see :func:`~botex_worker.outages.next_run`),
         or the bot's failure when the outage has lasted too long."""
         try:
             again, pause = next_run(bot, reason, fleet.outage_seconds, fleet.task_retry_seconds, owner)
         except OutageTooLong as exc:
             return exc
-        logger.warning("bot %s: %s; trying again in %.0f s", bot["settings"]["participant_id"], reason, pause)
-        return self.retry(args=[again], countdown=pause)
+        logger.warning("bot %s: %s; trying again in %.0f s", bot.name, reason, pause)
+        return self.retry(args=[again.task_argument()], countdown=pause)
 
-    def _look_again(self, bot: dict[str, Any], fleet: FleetSettings, reason: str) -> Exception:
+    def _look_again(self, bot: BotMessage, fleet: FleetSettings, reason: str) -> Exception:
         """A look at the services again soon, or the bot's failure when the outage has lasted too long."""
         try:
             pause = next_look(bot, reason, fleet.outage_seconds)
         except OutageTooLong as exc:
             return exc
-        logger.info("bot %s: %s; looking again in %.0f s", bot["settings"]["participant_id"], reason, pause)
-        return self.retry(args=[bot], countdown=pause)
+        logger.info("bot %s: %s; looking again in %.0f s", bot.name, reason, pause)
+        return self.retry(args=[bot.task_argument()], countdown=pause)
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
         """A task that crashed outside the bot still leaves its reason in the store."""
-        settings = args[0]["settings"] if args else {}
+        settings = (args[0].get("settings") if args and isinstance(args[0], dict) else None) or {}
         reason = f"task failed: {type(exc).__name__}: {exc}"
         try:
             botex_db = settings.get("botex_db") or resolve(BotexSettings).db
@@ -154,10 +157,31 @@ def run_bot_task(self: BotTask, bot: dict[str, Any]) -> dict[str, Any]:
     return self.play(bot)
 
 
-def private_parameters(bot: dict[str, Any], local: BotexSettings) -> dict[str, Any]:
+def queue_again_or_end(raw: Any, default_db: str, problem: str) -> dict[str, Any]:
+    """A message this worker cannot read is not dropped: the bot is queued again from the copy of its
+    message in the store when that one can be read, else it ends ``failed`` with the reason."""
+    settings = (raw.get("settings") if isinstance(raw, dict) else None) or {}
+    key = (settings.get("botex_db") or default_db, settings.get("session_id"), settings.get("participant_id"))
+    if None in key:
+        logger.error("dropped a task message that names no bot: %s", problem)
+        return {"status": "dropped", "reason": problem}
+    try:
+        stored = BotMessage.read(ledger.queued_message(*key) or "null")
+    except UnreadableMessage:
+        reason = (f"its task message could not be read ({problem}), nor the copy in the store: "
+                  "queue it again with 'botex-cli retry' from a matching botex-fleet")
+        ledger.end(*key, BotStatus.FAILED, reason)
+        logger.error("bot %s: %s", key[2], reason)
+        return {"status": BotStatus.FAILED.value, "reason": reason}
+    send([stored.task_argument()])
+    logger.warning("bot %s: its task message could not be read (%s); queued again from the store", key[2], problem)
+    return {"status": "requeued", "reason": problem}
+
+
+def private_parameters(bot: BotMessage, local: BotexSettings) -> dict[str, Any]:
     """The bot's parameters that may hold credentials: this worker's ``BOTEX_LLM_PARAMETERS``, with
     those the bot was given in this process (embedded mode) laid over them."""
-    given = keyring.recall(bot.get("private_parameters_ref"))
+    given = keyring.recall(bot.private_parameters_ref)
     return merged(local.llm_parameters, json.loads(given) if given else {})
 
 
@@ -167,12 +191,15 @@ def position_reader(rest_key: str | None) -> PositionReader:
     return PositionReader(rest_key)
 
 
-def task_arguments(settings: BotSettings, queue: str, api_key_ref: str | None = None) -> dict[str, Any]:
-    """The task's single argument: the bot's non-secret settings and its queue."""
-    fields = asdict(settings)
-    fields.pop("api_key")
-    fields.pop("private_parameters")
-    return {"settings": fields, "queue": queue, "api_key_ref": api_key_ref}
+def send(arguments: list[dict[str, Any]]) -> list[AsyncResult]:
+    """Send one bot task per task argument (a message's :meth:`~BotMessage.task_argument`) to its queue,
+    through one broker connection."""
+    results = []
+    with app.producer_or_acquire() as producer:
+        for argument in arguments:
+            results.append(run_bot_task.apply_async(args=[argument], queue=argument["queue"], producer=producer))
+    logger.info("queued %d bot(s)", len(arguments))
+    return results
 
 
 def _result(outcome: BotOutcome) -> dict[str, Any]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ConfigDict, with_config
+
 from botex_core.settings import DEFAULT_MODEL
 from botex_core.store import BotStatus
 
 
+@with_config(ConfigDict(extra="forbid"))
 @dataclass
 class BotSettings:
     """Everything one bot needs; ``api_key`` and ``private_parameters`` are never queued, stored or logged.

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Update, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from botex_core.errors import ParticipantNotFoundError
 from botex_core.store.engine import session_scope
@@ -73,14 +74,24 @@ class QueuedBot:
 
 def mark_queued(botex_db: str, session_id: str, bots: dict[str, QueuedBot]) -> None:
     """Record what each bot (by participant id) is queued with and mark the bots queued,
-    except those running now (one statement per thousand)."""
+    except those running now (one statement per thousand).
+
+    Raises:
+        ParticipantNotFoundError: A bot is not in the store (nothing is marked).
+    """
     participant_ids = list(bots)
     with session_scope(botex_db) as session:
-        session.execute(
-            update(Participant),
-            [{"session_id": session_id, "participant_id": p, "bot_settings": bot.bot_settings, "model": bot.model,
-              "persona": bot.persona} for p, bot in bots.items()],
-        )
+        try:
+            session.execute(
+                update(Participant),
+                [{"session_id": session_id, "participant_id": p, "bot_settings": bot.bot_settings, "model": bot.model,
+                  "persona": bot.persona} for p, bot in bots.items()],
+            )
+        except StaleDataError:
+            raise ParticipantNotFoundError(
+                f"bots of session {session_id} are not in the store: add them with init_otree_session "
+                "(or run_single_bot) before queueing them"
+            ) from None
         for start in range(0, len(participant_ids), _CHUNK):
             session.execute(
                 update(Participant)
@@ -101,6 +112,13 @@ def note_not_started(botex_db: str, session_id: str, reason: str) -> None:
             .where(Participant.session_id == session_id, Participant.status == BotStatus.CREATED.value)
             .values(status_reason=f"not started: {reason}")
         )
+
+
+def queued_message(botex_db: str, session_id: str, participant_id: str) -> str | None:
+    """The copy of the task message the bot was last queued with, as JSON text (None if never queued)."""
+    with session_scope(botex_db) as session:
+        participant = session.get(Participant, (session_id, participant_id))
+    return participant.bot_settings if participant is not None else None
 
 
 def assign_to_study(botex_db: str, session_id: str, study: str, arm: str) -> None:
