@@ -23,8 +23,9 @@ from dotenv import load_dotenv
 from botex_cli.errors import BotexCommand
 from botex_cli.progress import check_writable, fail_unless_all_finished, run_bots_with_progress
 from botex_cli.version import package_version
-from botex_core.settings import DEFAULT_BOTEX_DB, DEFAULT_ENV_FILE, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL, CommandSettings, resolve
-from botex_core.bot.driver import DRIVERS
+from botex_core.settings import (
+    DEFAULT_BOTEX_DB, DEFAULT_ENV_FILE, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL, DRIVERS, CommandSettings, resolve,
+)
 from botex_core.llm.client import LLAMACPP_DEFAULT_URL
 
 

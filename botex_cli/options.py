@@ -8,9 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
-from botex_core.bot.driver import DRIVERS
 from botex_core.errors import ConfigurationError
-from botex_core.settings import DEFAULT_BOTEX_DB, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL
+from botex_core.settings import DEFAULT_BOTEX_DB, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL, DRIVERS
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 

@@ -12,7 +12,7 @@ import logging
 import os
 from functools import cache
 from types import ModuleType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from dotenv import load_dotenv
 from pydantic import Field, ValidationError
@@ -29,11 +29,14 @@ DEFAULT_ENV_FILE = "botex.env"
 # LiteLLM waits 6,000 s for an answer by default; a provider that hangs should cost a bot less.
 DEFAULT_LLM_TIMEOUT_SECONDS = 300.0
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+# How bots may see their pages (``botex_core.bot.drivers``); ``auto`` is the default.
+DriverChoice = Literal["auto", "http", "browser"]
+DRIVERS: tuple[str, ...] = get_args(DriverChoice)
 
 
 __all__ = [
     "BotexSettings", "EnvironmentSettings", "CommandSettings", "LlamaCppSettings", "OtreeSettings",
-    "DEFAULT_BOTEX_DB", "DEFAULT_ENV_FILE", "DEFAULT_LLM_TIMEOUT_SECONDS", "DEFAULT_MODEL", "DEFAULT_OTREE_SERVER_URL",
+    "DRIVERS", "DEFAULT_BOTEX_DB", "DEFAULT_ENV_FILE", "DEFAULT_LLM_TIMEOUT_SECONDS", "DEFAULT_MODEL", "DEFAULT_OTREE_SERVER_URL",
     "botex_db_setting", "environment_for_child", "load_botex_env", "load_litellm",
     "otree_rest_key_setting", "otree_server_url_setting", "publish_otree_server", "resolve",
 ]
@@ -55,7 +58,7 @@ class BotexSettings(EnvironmentSettings):
     llm_max_attempts: int | None = None
     llm_backoff_seconds: float = 1.0
     llm_timeout_seconds: float = Field(default=DEFAULT_LLM_TIMEOUT_SECONDS, gt=0)
-    driver: Literal["auto", "http", "browser"] = "auto"
+    driver: DriverChoice = "auto"
     # Completion parameters (JSON) this process adds to every LLM call of its bots, never queued or
     # stored: where credentials in headers or extra_body come from on a fleet.
     llm_parameters: dict[str, Any] = Field(default_factory=dict, repr=False)

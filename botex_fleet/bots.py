@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any
 
-from botex_core.bot.driver import driver_for
+from botex_core.bot.drivers import driver_for
 from botex_core.bot.job import BotSettings
 from botex_core.bot.prompts import build_prompts
 from botex_core.bot.runner import run_bot

@@ -3,24 +3,20 @@
 A driver plays one participant: it opens the participant link, reads the
 current page into the :class:`~botex_core.bot.page.Page` model, submits
 answers (or presses the page's button), waits on wait pages and leaves. The
-loop sees only this protocol; :func:`driver_for` picks the implementation.
+loop sees only this protocol; :func:`botex_core.bot.drivers.driver_for`
+picks the implementation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from functools import partial
 from typing import Any, Protocol
 
 from botex_core.bot.page import Page
-from botex_core.errors import ConfigurationError, DriverError
-from botex_core.settings import BotexSettings
+from botex_core.errors import DriverError
 
-__all__ = ["DRIVERS", "Driver", "DriverError", "OpenDriver", "WaitPolls", "driver_for"]
-
-# How bots may see their pages; ``auto`` is the default.
-DRIVERS = ("auto", "http", "browser")
+__all__ = ["Driver", "DriverError", "OpenDriver", "WaitPolls"]
 
 # A bot on a wait page asks oTree again after these pauses: soon at first, then
 # less often, so that many waiting bots do not crowd the server.
@@ -73,20 +69,3 @@ class WaitPolls:
 # Opens a driver for one bot, given what to call when the driver switches to a
 # browser (with a note of why); the driver is left when the block ends.
 OpenDriver = Callable[[Callable[[str], None]], AbstractContextManager[Driver]]
-
-
-def driver_for(choice: str, settings: BotexSettings) -> OpenDriver:
-    """How a bot opens its driver: ``http``, ``browser`` (a tab of this process's shared
-    headless Chromium) or ``auto`` (HTTP, and a tab from the first page that needs one)."""
-    from botex_core.bot.auto_driver import open_auto_driver
-    from botex_core.bot.browser import open_browser
-    from botex_core.bot.http_driver import open_http_driver
-
-    browser = partial(open_browser, settings.chromium, settings.chromedriver)
-    if choice == "browser":
-        return lambda on_switch: browser()
-    if choice == "http":
-        return lambda on_switch: open_http_driver()
-    if choice == "auto":
-        return lambda on_switch: open_auto_driver(browser, on_switch=on_switch)
-    raise ConfigurationError(f"unknown driver {choice!r}: use one of {', '.join(DRIVERS)}")
