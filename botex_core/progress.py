@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from botex_core.costs import estimated_cost
-from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, Participant, session_scope, utcnow
+from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, Participant, session_scope
 from botex_core.store.ledger import lease_lapsed
 
 # Shown for running bots whose lease expired: no run plays them now, and the fleet puts them back.
@@ -93,7 +93,7 @@ def _progress(
             select(func.count()).where(
                 of_participants,
                 Participant.status == BotStatus.RUNNING.value,
-                lease_lapsed(utcnow()),
+                lease_lapsed(),
             )
         )
         answers = session.scalar(select(func.count()).where(of_answers))

@@ -112,3 +112,25 @@ def test_one_renewer_keeps_the_leases_of_all_bots_of_a_process_and_tells_each_lo
     for keeper in keepers:
         keeper.__exit__(None, None, None)
     assert claim_lease(sqlite_db, SESSION, "p1", "next/run", 0.6), "a bot that ended gave its lease back"
+
+
+def test_leases_go_by_the_database_clock_not_the_workers(botex_db: str, monkeypatch) -> None:
+    """A worker whose clock is two hours behind cannot hand its live lease to others, and one two hours
+    ahead does not keep a lease that ran out."""
+    import datetime as dt
+
+    from botex_core.store import ledger
+
+    key = stored_participant(botex_db)
+    real = ledger.utcnow
+    monkeypatch.setattr(ledger, "utcnow", lambda: real() - dt.timedelta(hours=2))
+    assert claim_lease(*key, "behind/run", 30.0)
+    monkeypatch.setattr(ledger, "utcnow", real)
+    assert not claim_lease(*key, "on-time/run", 30.0), "the late worker's lease is live by the store's clock"
+    assert renew_leases(botex_db, ["behind/run"], 0.5) == {"behind/run"}
+    monkeypatch.setattr(ledger, "utcnow", lambda: real() + dt.timedelta(hours=2))
+    time.sleep(0.8)
+    assert claim_lease(*key, "ahead/run", 0.5), "the lease ran out by the store's clock"
+    monkeypatch.setattr(ledger, "utcnow", real)
+    time.sleep(0.8)
+    assert claim_lease(*key, "on-time/run", 30.0), "the early worker's lease ran out by the store's clock too"

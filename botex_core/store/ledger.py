@@ -10,7 +10,6 @@ lease that expired (its runner died) can be taken by another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Update, or_, select, update
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from botex_core.errors import ParticipantNotFoundError
+from botex_core.store.clock import database_now
 from botex_core.store.engine import session_scope
 from botex_core.store.models import BotStatus, Participant, utcnow
 
@@ -127,9 +127,10 @@ def assign_to_study(botex_db: str, session_id: str, study: str, arm: str) -> Non
         session.execute(update(Participant).where(Participant.session_id == session_id).values(study=study, arm=arm))
 
 
-def lease_lapsed(now: datetime) -> ColumnElement[bool]:
-    """The condition that no runner holds the participant's lease at ``now``: none was taken, or it expired."""
-    return or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < now)
+def lease_lapsed() -> ColumnElement[bool]:
+    """The condition that no runner holds the participant's lease now (by the database's clock):
+    none was taken, or it expired."""
+    return or_(Participant.lease_owner.is_(None), Participant.lease_expires_at < database_now())
 
 
 def claim_lease(
@@ -140,8 +141,7 @@ def claim_lease(
     ``previous_owner``: the run that this one follows, known to have ended (its lease may be left
     behind when the store was down as it ended); its lease is taken over at once.
     """
-    now = utcnow()
-    free = lease_lapsed(now) if previous_owner is None else or_(lease_lapsed(now), Participant.lease_owner == previous_owner)
+    free = lease_lapsed() if previous_owner is None else or_(lease_lapsed(), Participant.lease_owner == previous_owner)
     statement = (
         update(Participant)
         .where(
@@ -150,7 +150,7 @@ def claim_lease(
             or_(Participant.status.is_(None), Participant.status.not_in(BotStatus.final())),
             free,
         )
-        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
+        .values(lease_owner=owner, lease_expires_at=database_now(seconds))
     )
     with session_scope(botex_db) as session:
         return session.execute(statement).rowcount == 1
@@ -159,14 +159,13 @@ def claim_lease(
 def renew_leases(botex_db: str, owners: list[str], seconds: float) -> set[str]:
     """Extend the leases of ``owners`` (each owner is one run of one bot), a thousand in a
     statement; returns the owners that still held theirs (the others lost them)."""
-    expires = utcnow() + timedelta(seconds=seconds)
     renewed: set[str] = set()
     with session_scope(botex_db) as session:
         for start in range(0, len(owners), _CHUNK):
             statement = (
                 update(Participant)
                 .where(Participant.lease_owner.in_(owners[start:start + _CHUNK]))
-                .values(lease_expires_at=expires)
+                .values(lease_expires_at=database_now(seconds))
                 .returning(Participant.lease_owner)
             )
             renewed.update(session.scalars(statement))
@@ -246,7 +245,7 @@ def end(
     values: dict[str, Any] = {"status": status.value, "status_reason": reason}
     if status == BotStatus.FINISHED:
         values["time_out"] = utcnow()
-    holds_the_lease = Participant.lease_owner == owner if owner else lease_lapsed(utcnow())
+    holds_the_lease = Participant.lease_owner == owner if owner else lease_lapsed()
     statement = (
         update(Participant)
         .where(Participant.session_id == session_id, Participant.participant_id == participant_id, holds_the_lease)
@@ -265,7 +264,7 @@ def fail_crashed_run(botex_db: str, session_id: str, participant_id: str, reason
         .where(
             Participant.session_id == session_id,
             Participant.participant_id == participant_id,
-            lease_lapsed(utcnow()),
+            lease_lapsed(),
             or_(Participant.status.is_(None), Participant.status.not_in(BotStatus.final())),
         )
         .values(status=BotStatus.FAILED.value, status_reason=reason)
@@ -336,13 +335,12 @@ def unfinished_bots(session_id: str, botex_db: str) -> list[StoredBot]:
 def stranded_bots(botex_db: str) -> list[StoredBot]:
     """Bots that were queued and have not ended, with no live lease: queued, or running
     with a lease that expired or is gone (their runner died or could not write how they ended)."""
-    now = utcnow()
     query = select(Participant).where(
         Participant.bot_settings.is_not(None),
         or_(
             Participant.status == BotStatus.QUEUED.value,
             (Participant.status == BotStatus.RUNNING.value)
-            & lease_lapsed(now),
+            & lease_lapsed(),
         ),
     )
     with session_scope(botex_db) as session:
@@ -358,7 +356,7 @@ def requeue_stranded(botex_db: str, bot: StoredBot, reason: str) -> bool:
             Participant.session_id == bot.session_id,
             Participant.participant_id == bot.participant_id,
             Participant.status == bot.status,
-            lease_lapsed(utcnow()),
+            lease_lapsed(),
         )
         # The lapsed lease goes: a run that lost it cannot renew it or write over the next run.
         .values(status=BotStatus.QUEUED.value, status_reason=reason, lease_owner=None, lease_expires_at=None)
