@@ -219,7 +219,7 @@ def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
 
 def holder_of_a_given_back_bot(fleet: Fleet, codes: list[str]) -> str | None:
     """The worker that holds the message of a bot of ``codes`` that gave its slot back, if one does now."""
-    from botex_worker.broker_messages import held_messages, member
+    from botex_worker.kombu_adapter import held_messages, member
     import redis
 
     queued = {member(code, row["participant_id"]) for code in codes for row in participants(fleet.env["BOTEX_DB"], [code])

@@ -195,12 +195,9 @@ def _ensure_llamacpp(api_base: str, server_path: str | None, model_path: str | N
 
 def _missing_provider_keys(model: str) -> list[str]:
     """Environment variables LiteLLM would need for ``model`` and does not find."""
-    from botex_core.settings import load_litellm
+    from botex_core.llm.litellm_adapter import missing_keys
 
-    try:
-        return list(load_litellm().validate_environment(model=model).get("missing_keys", []))
-    except Exception:  # LiteLLM cannot tell for some models; the first call will
-        return []
+    return missing_keys(model)
 
 
 def _session_choice(answers: Answers, otree_url: str, rest_key: str | None, options: dict[str, Any]) -> tuple[str, int]:

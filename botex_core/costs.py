@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botex_core.settings import load_litellm
+from botex_core.llm.litellm_adapter import token_cost
 
 
 def estimated_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -12,10 +12,4 @@ def estimated_cost(model: str, prompt_tokens: int, completion_tokens: int) -> fl
     """
     if model == "llamacpp":
         return 0.0
-    try:
-        prompt_cost, completion_cost = load_litellm().cost_per_token(
-            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
-    except Exception:  # LiteLLM raises several kinds for models it has no price for
-        return None
-    return prompt_cost + completion_cost
+    return token_cost(model, prompt_tokens, completion_tokens)

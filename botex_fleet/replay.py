@@ -9,10 +9,10 @@ from typing import Any
 
 from botex_core.errors import ConfigurationError
 from botex_core.exports import read_responses_from_botex_db
-from botex_core.llm.replay_cache import ReplayCounts, replay_cache, replay_counts
+from botex_core.llm.replay_cache import ReplayCounts, replay_cache, replay_counts, serving
 from botex_core.otree import init_otree_session
 from botex_core.otree.client import OtreeClient
-from botex_core.settings import BotexSettings, OtreeSettings, load_litellm, resolve
+from botex_core.settings import BotexSettings, OtreeSettings, resolve
 from botex_core.store import ledger, utcnow
 from botex_core.study.records import StoredStudy, free_study_name, load_study, save_study, stored_sessions
 from botex_fleet.studies import StudyRun, botex_fleet_version, check_session_configs
@@ -103,10 +103,6 @@ def replay_study(
                 on_session(arm, code)
     if on_created:
         on_created(replay)
-    litellm = load_litellm()
-    previous, litellm.cache = litellm.cache, cache
-    try:
+    with serving(cache, replay.originals.values()):
         run_in_process(replay.bots, local.db)
-    finally:
-        litellm.cache = previous
     return replay

@@ -11,13 +11,13 @@ from typing import Any
 
 from celery import Celery
 
-from botex_worker import kombu_workaround
+from botex_worker import kombu_adapter
 from botex_worker.settings import FleetSettings, fleet_settings
 
 EMBEDDED_BROKER = "memory://localhost/"
 EMBEDDED_BACKEND = "cache+memory://"
 
-kombu_workaround.apply()
+kombu_adapter.apply_fix()
 app = Celery("botex", include=["botex_worker.tasks", "botex_worker.reconciler"])
 # Worker pool threads look tasks' app up as the default app.
 app.set_default()

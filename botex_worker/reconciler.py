@@ -33,7 +33,7 @@ from botex_core.settings import BotexSettings, resolve
 from botex_core.store import BotStatus, ledger
 from botex_core.store.ledger import StoredBot
 from botex_worker.app import app
-from botex_worker.broker_messages import bots_in_queues, held_messages, member
+from botex_worker.kombu_adapter import bots_in_queues, held_messages, member
 from botex_worker.message import BotMessage, UnreadableMessage
 from botex_worker.tasks import send
 from botex_worker.queues import DEFAULT_QUEUES

@@ -31,7 +31,7 @@ from botex_core.settings import BotexSettings, OtreeSettings, resolve
 from botex_core.store import BotStatus, ledger
 from botex_worker import keyring
 from botex_worker.app import app
-from botex_worker.broker_messages import message_name
+from botex_worker.kombu_adapter import message_name
 from botex_worker.lease import LeaseKeeper
 from botex_worker.message import BotMessage, UnreadableMessage
 from botex_worker.outages import OutageTooLong, next_look, next_run, outage_left, service_down

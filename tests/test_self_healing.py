@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from botex_fleet import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
 from botex_core.store import get_engine, utcnow
-from botex_worker.broker_messages import held_messages
+from botex_worker.kombu_adapter import held_messages
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM
 from tests.support.fault_proxy import FaultProxy

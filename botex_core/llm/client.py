@@ -19,14 +19,14 @@ from typing import Any, Protocol
 
 from botex_core.errors import BotexError
 from botex_core.llm.credentials import merged, still_withheld, withheld
-from botex_core.settings import DEFAULT_LLM_TIMEOUT_SECONDS, BotexSettings, load_litellm
+from botex_core.llm.litellm_adapter import cached_answer, complete, is_transient, refuses_json_schema
+from botex_core.llm.replay_cache import CACHE_CONTROL, replay_answers
+from botex_core.settings import DEFAULT_LLM_TIMEOUT_SECONDS, BotexSettings
 
 logger = logging.getLogger(__name__)
 
 LLAMACPP_MODEL = "llamacpp"
 LLAMACPP_DEFAULT_URL = "http://localhost:8080"
-# How providers' clients say that no key was given.
-_NO_CREDENTIALS = ("missing credentials", "api_key client option must be set")
 
 # Endpoints (model, api_base) known to reject json_schema, shared by the bots of a process.
 _json_object_endpoints: set[tuple[str, str | None]] = set()
@@ -114,8 +114,9 @@ class LLMClient:
     limiter: RateLimiter | None = None
     # The call that answers a request: LiteLLM's ``completion`` unless another is given.
     completion: Callable[..., Any] | None = field(default=None, repr=False)
-    # A replay: each request is looked up first in LiteLLM's cache (``litellm.cache``) under this
-    # namespace; with ``cache_only`` a request it cannot answer fails instead of reaching the provider.
+    # A replay: each request is looked up first among the stored answers served for this namespace
+    # (``replay_cache.serving``); with ``cache_only`` a request they cannot answer fails instead of
+    # reaching the provider.
     cache_namespace: str | None = None
     cache_only: bool = False
 
@@ -125,20 +126,19 @@ class LLMClient:
         Raises:
             LLMFailure: A permanent error, or transient errors until retries ran out.
         """
-        litellm = load_litellm()
         attempt = 0
         first_failure = 0.0
         while True:
             attempt += 1
             request = self._request(messages, schema, name)
             exchange = Exchange(request=self._request(messages, schema, name, withheld(self._parameters)))
-            if self.cache_namespace and self._answered_from_cache(litellm, request, exchange):
+            if self.cache_namespace and self._answered_from_replay(request, exchange):
                 return exchange
             estimate = _estimated_tokens(messages)
             grant = self.limiter.acquire(estimate) if self.limiter else None
             started = time.monotonic()
             try:
-                response = (self.completion or litellm.completion)(**request, **self._secrets())
+                response = (self.completion or complete)(**request, **self._secrets())
             except Exception as exc:  # noqa: BLE001 - LiteLLM maps providers' errors to many classes
                 if self.limiter:
                     self.limiter.finish(grant, estimate)
@@ -150,7 +150,7 @@ class LLMClient:
                     continue
                 if self.limiter and getattr(exc, "status_code", None) == 429:
                     self.limiter.slow_down()
-                if not _is_transient(exc):
+                if not is_transient(exc):
                     raise LLMFailure(f"LLM call failed and cannot succeed: {exchange.error}") from None
                 first_failure = first_failure or started
                 if self.retry.gives_up(attempt, time.monotonic() - first_failure):
@@ -226,21 +226,22 @@ class LLMClient:
             request.update(caching=False, cache={"namespace": self.cache_namespace})
         return request
 
-    def _answered_from_cache(self, litellm: Any, request: dict[str, Any], exchange: Exchange) -> bool:
-        """Fill ``exchange`` from LiteLLM's cache and record it; False when the provider has to answer.
+    def _answered_from_replay(self, request: dict[str, Any], exchange: Exchange) -> bool:
+        """Fill ``exchange`` from the replay's stored answers and record it; False when the provider has to answer.
 
         Raises:
-            LLMFailure: ``cache_only`` and the cache has no answer.
+            LLMFailure: ``cache_only`` and no stored answer fits.
         """
-        cached = litellm.cache.get_cache(**request) if litellm.cache is not None else None
-        if cached is None:
+        answers = replay_answers(self.cache_namespace)
+        plain = {key: value for key, value in request.items() if key not in CACHE_CONTROL}
+        found = cached_answer(answers, plain, self.cache_namespace) if answers is not None else None
+        if found is None:
             if self.cache_only:
                 exchange.error = "ReplayMiss: no stored exchange answers this request"
                 self.record(exchange)
                 raise LLMFailure(f"strict replay: {exchange.error}")
             return False
-        choice = litellm.ModelResponse(**cached).choices[0]
-        exchange.response, exchange.finish_reason = choice.message.content, choice.finish_reason
+        exchange.response, exchange.finish_reason = found
         exchange.cached, exchange.prompt_tokens, exchange.completion_tokens = True, 0, 0
         self.record(exchange)
         return True
@@ -258,9 +259,7 @@ class LLMClient:
 
     def _switch_to_json_object(self, exc: Exception) -> bool:
         """Servers that reject ``json_schema`` get ``json_object`` with the schema instead."""
-        if getattr(exc, "status_code", None) != 400:
-            return False
-        if "response_format" not in str(exc) and "json_schema" not in str(exc):
+        if not refuses_json_schema(exc):
             return False
         with _json_object_lock:
             if self._endpoint in _json_object_endpoints:
@@ -272,24 +271,6 @@ class LLMClient:
 
 def _estimated_tokens(messages: list[dict[str, str]]) -> int:
     return sum(len(m.get("content") or "") for m in messages) // 4 + 1
-
-
-def _is_transient(exc: Exception) -> bool:
-    litellm = load_litellm()
-    if any(sign in str(exc).lower() for sign in _NO_CREDENTIALS):
-        return False  # LiteLLM reports a missing key as a server error; no retry will bring one
-
-    transient = (
-        litellm.RateLimitError,
-        litellm.Timeout,
-        litellm.APIConnectionError,
-        litellm.InternalServerError,
-        litellm.ServiceUnavailableError,
-    )
-    if isinstance(exc, transient):
-        return True
-    status = getattr(exc, "status_code", None)
-    return isinstance(status, int) and (status == 429 or status >= 500)
 
 
 def _openai_base(url: str) -> str:

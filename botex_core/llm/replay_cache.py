@@ -3,31 +3,34 @@
 Each exchange that got a response goes into a LiteLLM in-memory cache under the
 request LiteLLM keys it by (model, messages, schema, parameters), namespaced by
 the participant code of the bot that made it: a replayed bot is answered only
-from its own original's exchanges.
+from its own original's exchanges. A replay serves its cache to its bots for as
+long as it runs (:func:`serving`); LiteLLM's global cache is never touched.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, func, select
 
-from botex_core.settings import load_litellm
+from botex_core.llm.litellm_adapter import answer_cache, cache_answer
 from botex_core.store import session_scope
 from botex_core.store.models import LLMExchange
 
-# What the cache keeps of a request besides LiteLLM's key: its namespace, and a replay's own switch.
-_CACHE_CONTROL = ("cache", "caching")
+# What a recorded request holds besides LiteLLM's key: its namespace, and a replay's own switch.
+CACHE_CONTROL = ("cache", "caching")
+# The caches replays serve now, by namespace (the participant code of the original bot).
+_served: dict[str, Any] = {}
+_served_lock = threading.Lock()
 
 
 def replay_cache(botex_db: str, participant_ids: Iterable[str]) -> tuple[Any, int]:
     """A LiteLLM cache of every answered exchange of the bots ``participant_ids``; and how many it holds."""
-    litellm = load_litellm()
-    from litellm.caching.in_memory_cache import InMemoryCache
-
     ids = list(participant_ids)
     query = (
         select(LLMExchange.participant_id, LLMExchange.request, LLMExchange.response)
@@ -36,18 +39,32 @@ def replay_cache(botex_db: str, participant_ids: Iterable[str]) -> tuple[Any, in
     )
     with session_scope(botex_db) as session:
         rows = session.execute(query).all()
-    cache = litellm.Cache(type="local")
-    # LiteLLM's default keeps 200 entries for 10 minutes: a replay needs all of them for as long as it runs.
-    cache.cache = InMemoryCache(max_size_in_memory=len(rows) + 1, default_ttl=7 * 24 * 3600)
+    cache = answer_cache(len(rows))
     for participant_id, request_text, response in rows:
-        request = {key: value for key, value in json.loads(request_text).items() if key not in _CACHE_CONTROL}
+        request = {key: value for key, value in json.loads(request_text).items() if key not in CACHE_CONTROL}
         # Only the reply is read back: a hit costs no tokens, whatever the original used.
-        answer = litellm.ModelResponse(
-            model=request.get("model"),
-            choices=[{"index": 0, "message": {"role": "assistant", "content": response}, "finish_reason": "stop"}],
-        )
-        cache.add_cache(result=answer, **request, cache={"namespace": participant_id})
+        cache_answer(cache, request, participant_id, response)
     return cache, len(rows)
+
+
+@contextmanager
+def serving(cache: Any, namespaces: Iterable[str]) -> Iterator[None]:
+    """Answer the replayed bots of ``namespaces`` from ``cache`` while the block runs."""
+    names = list(namespaces)
+    with _served_lock:
+        _served.update(dict.fromkeys(names, cache))
+    try:
+        yield
+    finally:
+        with _served_lock:
+            for name in names:
+                _served.pop(name, None)
+
+
+def replay_answers(namespace: str | None) -> Any | None:
+    """The cache a replay serves for ``namespace`` now, if any."""
+    with _served_lock:
+        return _served.get(namespace) if namespace else None
 
 
 @dataclass(frozen=True)
