@@ -11,6 +11,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+import psutil
+
 logger = logging.getLogger(__name__)
 
 KILL_WAIT_SECONDS = 5.0
@@ -79,44 +81,37 @@ def _signal_group(group: int, signum: int) -> None:
 
 
 def descendants(pid: int) -> list[int]:
-    """PIDs of every process below ``pid`` in the process tree (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, frontier = [], [pid]
-    while frontier:
-        current = frontier.pop()
-        for child in children.get(current, []):
-            found.append(child)
-            frontier.append(child)
-    return found
+    """PIDs of every process below ``pid`` in the process tree."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def reap(pids: list[int], grace_seconds: float = 5.0) -> None:
-    """Wait for ``pids`` to exit, then kill those still running."""
+    """Wait for ``pids`` to exit, then kill those still running (a zombie has exited)."""
     deadline = time.monotonic() + grace_seconds
-    alive = list(pids)
+    alive = [process for process in map(_process, pids) if process is not None]
     while alive and time.monotonic() < deadline:
-        alive = [pid for pid in alive if _running(pid)]
+        alive = [process for process in alive if _running(process)]
         if alive:
             time.sleep(0.05)
-    for pid in alive:
+    for process in alive:
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+            process.kill()
+        except psutil.NoSuchProcess:
             pass
 
 
-def _running(pid: int) -> bool:
+def _process(pid: int) -> psutil.Process | None:
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False

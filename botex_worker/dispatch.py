@@ -161,7 +161,12 @@ def wait_until_ended(bots: list[BotSettings], botex_db: str, poll_seconds: float
 
 @contextmanager
 def embedded_worker(queues: list[str], concurrency: int) -> Iterator[WorkController]:
-    """A Celery worker with a thread pool, running in this process."""
+    """A Celery worker with a thread pool, running in this process.
+
+    Celery's own helper for this, ``celery.contrib.testing.worker.start_worker``, is made for test
+    suites: it needs its ``celery.ping`` task registered, waits for a ping and sets test logging; the
+    ``WorkController`` in a thread below is what it runs underneath, without those.
+    """
     worker = WorkController(
         app=app,
         pool="threads",

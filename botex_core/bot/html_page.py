@@ -8,6 +8,7 @@ buttons, oTree's errors and whether it is a wait page.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from lxml import html
@@ -73,10 +74,11 @@ def needs_javascript(root: HtmlElement) -> str | None:
 
 def form_submission(root: HtmlElement, answers: dict[str, Any]) -> tuple[str | None, list[tuple[str, str]]] | None:
     """The form's action and the fields a browser would post after filling in ``answers`` and
-    pressing the answer's button (else oTree's next button); None when nothing submits the page.
+    pressing the answer's button (else the page's way on); None when nothing submits the page.
 
-    Every field of the form is sent as a browser sends it: unchecked checkboxes and
-    radios are left out, a checked checkbox sends its value ("on" by default).
+    The form is filled in through lxml's form support and its fields listed as a browser sends
+    them (see :func:`_sent`); a value that no option or radio has is posted as given, so that
+    oTree's own error comes back.
     """
     form = _first(root, "#form")
     if form is None:
@@ -86,40 +88,53 @@ def form_submission(root: HtmlElement, answers: dict[str, Any]) -> tuple[str | N
         pressed = _way_on(root)
     if pressed is None:
         return None
-    fields: list[tuple[str, str]] = []
-    for element in form.xpath(".//input[@name] | .//select[@name] | .//textarea[@name]"):
-        if element.get("disabled") is not None:
-            continue
-        fields.extend(_submitted(element, answers))
+    filled = copy.deepcopy(form)
+    not_offered = {name: value for name, value in answers.items() if not _fill(filled, name, value)}
+    fields = [(name, value) for element in filled.inputs for name, value in _sent(element) if name not in not_offered]
+    fields += [(name, str(value)) for name, value in not_offered.items()]
     if pressed.get("name"):
         fields.append((pressed.get("name"), pressed.get("value", "")))
     return form.get("action"), fields
 
 
-def _submitted(element: HtmlElement, answers: dict[str, Any]) -> list[tuple[str, str]]:
+def _sent(element: HtmlElement) -> list[tuple[str, str]]:
+    """What a browser sends of a form field: like lxml's ``form_values``, and a text field without a
+    value attribute sent empty (lxml leaves it out), a plain ``<input type=button>`` not at all."""
     name = element.get("name")
-    kind = (element.get("type") or "").lower()
-    given = name in answers
-    if element.tag == "select":
-        value = str(answers[name]) if given else _selected_option(element)
-        return [(name, value)] if value is not None else []
-    if element.tag == "textarea":
-        return [(name, str(answers[name]) if given else element.text or "")]
-    if kind in ("submit", "button", "reset", "image", "file"):
+    if not name or element.get("disabled") is not None:
         return []
-    if kind == "radio":
-        checked = str(answers[name]) == element.get("value") if given else element.get("checked") is not None
-        return [(name, element.get("value", "on"))] if checked else []
-    if kind == "checkbox":
-        checked = str(answers[name]) in _CHECKED_TRUE if given else element.get("checked") is not None
-        return [(name, element.get("value", "on"))] if checked else []
-    return [(name, str(answers[name]) if given else element.get("value", ""))]
+    if element.tag == "select":
+        chosen = element.value
+        return [(name, value) for value in chosen] if element.multiple else [(name, chosen)] if chosen is not None else []
+    if element.tag == "textarea":
+        return [(name, element.value or "")]
+    if element.checkable:
+        return [(name, element.get("value", "on"))] if element.checked else []
+    if (element.get("type") or "").lower() in ("submit", "button", "reset", "image", "file"):
+        return []
+    return [(name, element.value or "")]
 
 
-def _selected_option(select: HtmlElement) -> str | None:
-    options = select.xpath(".//option")
-    chosen = [option for option in options if option.get("selected") is not None] or options[:1]
-    return _option_value(chosen[0]) if chosen else None
+def _fill(form: HtmlElement, name: str, answer: Any) -> bool:
+    """Set the field ``name`` of ``form`` to ``answer`` as a person would; False when the field
+    offers no such choice."""
+    if name not in form.inputs.keys():
+        return True  # a button's answer: pressed, not filled in
+    field = form.inputs[name]
+    values = [str(value) for value in answer] if isinstance(answer, (list, tuple, set)) else [str(answer)]
+    try:
+        if isinstance(field, html.CheckboxGroup) or getattr(field, "multiple", False):
+            chosen = field.value
+            chosen.clear()
+            for value in values:
+                chosen.add(value)
+        elif getattr(field, "checkable", False):
+            field.checked = values[0] in _CHECKED_TRUE
+        else:
+            field.value = values[0]
+    except (ValueError, KeyError):
+        return False
+    return True
 
 
 def _option_value(option: HtmlElement) -> str:

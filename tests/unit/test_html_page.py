@@ -92,3 +92,17 @@ def test_any_control_that_submits_the_form_is_a_way_on() -> None:
     assert not parse_page("http://otree/p/abc/app/Intro/1", read_html(script_button)).has_next_button
     outside = without_next.replace("</form>", "</form><button>Elsewhere</button>")
     assert not parse_page("http://otree/p/abc/app/Intro/1", read_html(outside)).has_next_button
+
+
+def test_a_multiple_select_sends_every_chosen_option() -> None:
+    multiple = PAGE.replace('<textarea', '<select name="toppings" multiple><option value="a" selected>A</option>'
+                                          '<option value="b" selected>B</option><option value="c">C</option></select><textarea')
+    _, kept = form_submission(read_html(multiple), {"choice": "A"})  # type: ignore[misc]
+    assert [value for name, value in kept if name == "toppings"] == ["a", "b"]
+    _, chosen = form_submission(read_html(multiple), {"choice": "A", "toppings": ["c", "a"]})  # type: ignore[misc]
+    assert [value for name, value in chosen if name == "toppings"] == ["a", "c"]
+
+
+def test_a_choice_the_page_does_not_offer_is_posted_as_given_for_otree_to_reject() -> None:
+    _, fields = form_submission(read_html(PAGE), {"colour": "Purple", "risk": "9"})  # type: ignore[misc]
+    assert ("colour", "Purple") in fields and ("risk", "9") in fields and ("colour", "G") not in fields
