@@ -22,6 +22,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -164,9 +165,12 @@ class RedisRateLimiter:
 class MemoryRateLimiter:
     """The same limiter for the bots of one process (embedded mode)."""
 
-    def __init__(self, limits: Limits, window_seconds: float = WINDOW_SECONDS) -> None:
+    def __init__(self, limits: Limits, window_seconds: float = WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self._limits = limits
         self._window = window_seconds
+        self._clock = clock
+        self._sleep = sleep
         self._log: dict[str, tuple[float, int]] = {}  # request id -> (counted since, tokens), oldest first
         self._hold_until = 0.0
         self._lock = threading.Lock()
@@ -178,22 +182,23 @@ class MemoryRateLimiter:
             with self._lock:
                 wait = self._wait(tokens)
                 if wait <= 0:
-                    self._log[request_id] = (time.monotonic(), tokens)
+                    self._log[request_id] = (self._clock(), tokens)
                     return Grant(request_id, tokens, time.time())
-            time.sleep(wait)
+            self._sleep(wait)
 
     def finish(self, grant: Grant, tokens: int) -> None:
         """The reply is in: count the request from now on, with the tokens it really used."""
         with self._lock:
             self._log.pop(grant.request_id, None)
-            self._log[grant.request_id] = (time.monotonic(), max(tokens, 0))
+            self._log[grant.request_id] = (self._clock(), max(tokens, 0))
 
     def slow_down(self) -> None:
+        """The provider answered 429: hold every request for a while."""
         with self._lock:
-            self._hold_until = time.monotonic() + COOL_DOWN_SECONDS
+            self._hold_until = self._clock() + COOL_DOWN_SECONDS
 
     def _wait(self, tokens: int) -> float:
-        now = time.monotonic()
+        now = self._clock()
         if now < self._hold_until:
             return self._hold_until - now
         for request_id, (since, _) in list(self._log.items()):

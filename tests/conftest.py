@@ -71,6 +71,17 @@ def otree_server(otree_executable: str, tmp_path_factory: pytest.TempPathFactory
                 os.environ[name] = value
 
 
+UNIT_TESTS = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Two tiers: ``tests/unit`` runs the logic with fakes in seconds; every other test is ``system``
+    (real oTree, Chromium, Redis, PostgreSQL, worker processes or the local model)."""
+    for item in items:
+        if UNIT_TESTS not in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.system)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before a test that uses oTree (its fixtures included), make sure oTree still answers."""
     if "otree_server" in getattr(item, "fixturenames", ()):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from botex_core.bot.http_driver import PageNeedsBrowserError
 from botex_core.bot.job import BotSettings
 from botex_core.bot.runner import run_bot
 from botex_core.errors import OtreeAuthError
@@ -112,3 +113,27 @@ def test_answers_that_otree_rejects_go_back_to_the_llm(db: str) -> None:
     assert outcome.status == BotStatus.FINISHED
     assert len(driver.submitted) == 2
     assert any("give: Too many." in m["content"] for r in completion.requests for m in r["messages"])
+
+
+def test_a_run_that_lost_its_lease_stops_and_leaves_the_store_to_its_successor(db: str) -> None:
+    driver = FakeDriver([page("Intro", 1), page("Decide", 2, questions=[number_question()]),
+                         page("Goodbye", 3, next_button=False)])
+    looks = iter([False, True])
+    completion = SchemaCompletion()
+    outcome = run_bot(settings(db), driver.opener(), otree_says(ParticipantPosition(3, 3)), RetryPolicy(base_delay=0.0),
+                      superseded=lambda: next(looks, True), completion=completion)
+    assert outcome.status == BotStatus.RUNNING and outcome.reason == "lost its lease to another runner"
+    assert driver.submitted == [{}]
+    [row] = read_participants_from_botex_db("s1", db)
+    assert row["status"] == "running" and read_responses_from_botex_db(db, "s1") == []
+
+
+def test_a_page_the_driver_cannot_play_fails_the_bot_with_the_page(db: str) -> None:
+    class HttpOnly(FakeDriver):
+        def submit(self, answers):
+            raise PageNeedsBrowserError("the page Market needs a browser: a live page (use the driver auto or browser)")
+
+    driver = HttpOnly([page("Market", 1)])
+    outcome, _ = play(db, driver, otree_says(ParticipantPosition(1, 2)))
+    assert outcome.status == BotStatus.FAILED and not outcome.retryable
+    assert outcome.reason.startswith("the page Market needs a browser")
