@@ -18,13 +18,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import click
-from dotenv import load_dotenv
 
 from botex_cli.errors import BotexCommand
 from botex_cli.progress import check_writable, fail_unless_all_finished, run_bots_with_progress
 from botex_cli.version import package_version
 from botex_core.settings import (
-    DEFAULT_BOTEX_DB, DEFAULT_ENV_FILE, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL, DRIVERS, CommandSettings, resolve,
+    DEFAULT_BOTEX_DB, DEFAULT_ENV_FILE, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL, DRIVERS, CommandSettings, load_botex_env,
+    resolve,
 )
 from botex_core.llm.client import LLAMACPP_DEFAULT_URL
 
@@ -94,7 +94,7 @@ def botex(config: str, ignore: bool, verbose: bool, **options: Any) -> None:
 
 def _load_config(config: str) -> None:
     if os.path.exists(config):
-        load_dotenv(config, override=False)
+        load_botex_env(config)
         click.echo(f"settings from {config}", err=True)
     elif config != DEFAULT_ENV_FILE:
         raise click.UsageError(f"config file {config} does not exist")

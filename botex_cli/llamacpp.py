@@ -25,16 +25,19 @@ def llamacpp() -> None:
 @click.option("--num-slots", type=click.IntRange(min=1), help="Requests served in parallel [env LLAMACPP_NUM_SLOTS].")
 @click.option("--context-length", type=click.IntRange(min=256), help="Context per slot; default from the model file [env LLAMACPP_CONTEXT_LENGTH].")
 @click.option("--log-file", help="The server's log; default llamacpp.log [env LLAMACPP_LOG_FILE].")
-@click.option("--pid-file", envvar="LLAMACPP_PID_FILE", default="llamacpp.pid", show_default=True, help=PID_FILE_HELP)
-def start(pid_file: str, **settings: str | int | None) -> None:
+@click.option("--pid-file", default=None, help=PID_FILE_HELP)
+def start(pid_file: str | None, **settings: str | int | None) -> None:
     """Start llama-server in the background and wait until it serves."""
     from botex_fleet import start_llamacpp_server
     from botex_core.llm.llamacpp import llamacpp_config
+    from botex_core.settings import LlamaCppSettings, resolve
 
+    pid_file = _pid_file(pid_file)
     record = Path(pid_file)
     if record.exists():
         raise click.ClickException(f"{pid_file} exists: a server may already run (stop it with 'botex-cli llamacpp stop')")
-    config = llamacpp_config({key: value for key, value in settings.items() if value is not None})
+    config = llamacpp_config({key: value for key, value in settings.items() if value is not None},
+                             resolve(LlamaCppSettings))
     process = start_llamacpp_server(config.model_dump())
     record.write_text(json.dumps({"pid": process.pid, "server_url": config.server_url}))
     click.echo(f"llama-server (pid {process.pid}) serves {config.local_llm_path} at {config.server_url}")
@@ -42,11 +45,12 @@ def start(pid_file: str, **settings: str | int | None) -> None:
 
 
 @llamacpp.command()
-@click.option("--pid-file", envvar="LLAMACPP_PID_FILE", default="llamacpp.pid", show_default=True, help=PID_FILE_HELP)
-def stop(pid_file: str) -> None:
+@click.option("--pid-file", default=None, help=PID_FILE_HELP)
+def stop(pid_file: str | None) -> None:
     """Stop the server that 'botex-cli llamacpp start' left running."""
     from botex_core.processes import stop_detached_group
 
+    pid_file = _pid_file(pid_file)
     record = Path(pid_file)
     try:
         server = json.loads(record.read_text())
@@ -68,3 +72,10 @@ def _runs_llama_server(pid: int) -> bool:
         return b"llama-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+def _pid_file(given: str | None) -> str:
+    """The record of the running server: the option, else ``LLAMACPP_PID_FILE``, else ``llamacpp.pid``."""
+    from botex_core.settings import CommandSettings, resolve
+
+    return resolve(CommandSettings, llamacpp_pid_file=given).llamacpp_pid_file

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
 import click
-from dotenv import load_dotenv
 
 from botex_cli.errors import BotexGroup
 from botex_cli.export import export
@@ -16,7 +17,7 @@ from botex_cli.study import study
 from botex_cli.submit import submit
 from botex_cli.version import package_version
 from botex_cli.worker import worker
-from botex_core.settings import DEFAULT_ENV_FILE
+from botex_core.settings import DEFAULT_ENV_FILE, load_botex_env
 
 
 @click.group(cls=BotexGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,7 +25,8 @@ from botex_core.settings import DEFAULT_ENV_FILE
 @click.option("--env-file", default=DEFAULT_ENV_FILE, show_default=True, help="dotenv file with settings; missing is fine.")
 def cli(env_file: str) -> None:
     """Run LLM participants ("bots") in oTree experiments, on one machine or a fleet."""
-    load_dotenv(env_file, override=False)
+    if os.path.exists(env_file):
+        load_botex_env(env_file)
 
 
 for command in (submit, worker, status, retry, run, export, study, llamacpp, flower):

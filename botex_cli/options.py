@@ -1,4 +1,9 @@
-"""Options shared by several commands (each also comes from the environment or a .env file), and their shared check."""
+"""Options shared by several commands, and their shared check.
+
+An option that is not given takes its default from the settings class that reads its environment
+variable (:func:`from_settings`): the settings classes are the one source of every variable, for
+the commands as for the Python API and the workers.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,22 @@ from typing import Any, TypeVar
 import click
 
 from botex_core.errors import ConfigurationError
-from botex_core.settings import DEFAULT_BOTEX_DB, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL, DRIVERS
+from botex_core.settings import (
+    DEFAULT_BOTEX_DB, DEFAULT_MODEL, DEFAULT_OTREE_SERVER_URL, DRIVERS, BotexSettings, CommandSettings, OtreeSettings,
+    resolve,
+)
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 
 
+def from_settings(settings_class: type, field: str, fallback: Any = None) -> Callable[[], Any]:
+    """An option's default: ``field`` of ``settings_class`` as the environment sets it, else ``fallback``."""
+    return lambda: getattr(resolve(settings_class), field) or fallback
+
+
 def _botex_db_option(**extra: Any) -> Callable[[FC], FC]:
     return click.option(
-        "-b", "--botex-db", envvar="BOTEX_DB", default=DEFAULT_BOTEX_DB, show_default=True,
+        "-b", "--botex-db", default=from_settings(BotexSettings, "db"), show_default=DEFAULT_BOTEX_DB,
         help="botex database: a SQLite file or a SQLAlchemy URL [env BOTEX_DB].", **extra,
     )
 
@@ -33,35 +46,58 @@ def _existing(ctx: click.Context, param: click.Parameter, botex_db: str) -> str:
 botex_db = _botex_db_option()
 existing_botex_db = _botex_db_option(callback=_existing)
 otree_server_url = click.option(
-    "-u", "--otree-server-url", envvar="OTREE_SERVER_URL", default=DEFAULT_OTREE_SERVER_URL, show_default=True,
+    "-u", "--otree-server-url", default=from_settings(OtreeSettings, "server_url"), show_default=DEFAULT_OTREE_SERVER_URL,
     help="oTree server URL [env OTREE_SERVER_URL].",
 )
 otree_rest_key = click.option(
-    "-r", "--otree-rest-key", envvar="OTREE_REST_KEY", default=None,
+    "-r", "--otree-rest-key", default=from_settings(OtreeSettings, "rest_key"),
     help="oTree REST key, needed in DEMO and STUDY mode [env OTREE_REST_KEY].",
 )
 model = click.option(
-    "-m", "--model", envvar="LLM_MODEL", default=DEFAULT_MODEL, show_default=True,
+    "-m", "--model", default=from_settings(CommandSettings, "llm_model", DEFAULT_MODEL), show_default=DEFAULT_MODEL,
     help="LiteLLM model string, or 'llamacpp' [env LLM_MODEL].",
 )
 api_base = click.option(
-    "-a", "--api-base", envvar="API_BASE", default=None,
+    "-a", "--api-base", default=from_settings(CommandSettings, "api_base"),
     help="Base URL of the LLM server [env API_BASE].",
 )
 driver = click.option(
-    "--driver", envvar="BOTEX_DRIVER", type=click.Choice(DRIVERS), default=None,
+    "--driver", type=click.Choice(DRIVERS), default=None,
     help="How the bots see their pages: auto (over HTTP, in Chromium from a page that needs JavaScript), "
          "http or browser [env BOTEX_DRIVER; default auto].",
 )
 queue = click.option(
-    "--queue", envvar="BOTEX_QUEUE", default=None,
+    "--queue", default=None,
     help="Queue for the bots; by default one per LLM provider (botex.openai, ...) [env BOTEX_QUEUE].",
 )
 
 
-def require_broker(why: str) -> None:
-    """Stop the command with one line when no fleet broker is configured; ``why`` says what needs it."""
-    from botex_worker.settings import fleet_settings
+def _given(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A required option that neither the command line nor its variable gave is missing."""
+    if value is None:
+        raise click.MissingParameter(ctx=ctx, param=param)
+    return value
 
-    if fleet_settings().embedded:
+
+session_config = click.option(
+    "-s", "--session-config", default=from_settings(CommandSettings, "otree_session_config"), callback=_given,
+    help="oTree session config [env OTREE_SESSION_CONFIG; required].",
+)
+nhumans = click.option(
+    "-n", "--nhumans", type=click.IntRange(min=0), default=from_settings(CommandSettings, "otree_nhumans", 0),
+    show_default="0", help="Human participants per session [env OTREE_NHUMANS].",
+)
+
+
+def nparticipants(help_text: str) -> Callable[[FC], FC]:
+    """The option of the participants per session (required, or from ``OTREE_NPARTICIPANTS``)."""
+    return click.option("-p", "--nparticipants", type=click.IntRange(min=1), callback=_given,
+                        default=from_settings(CommandSettings, "otree_nparticipants"),
+                        help=f"{help_text} [env OTREE_NPARTICIPANTS; required].")
+
+
+def require_broker(embedded: bool, why: str) -> None:
+    """Stop the command with one line when no fleet broker is configured (``embedded``); ``why`` says
+    what needs it."""
+    if embedded:
         raise click.ClickException(f"BOTEX_BROKER_URL is not set: {why}")

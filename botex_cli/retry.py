@@ -21,11 +21,13 @@ def retry(session: str, model: str | None, api_base: str | None, queue: str | No
     """
     from botex_core.store import ledger
     from botex_worker.dispatch import enqueue_again
+    from botex_worker.submission import Submission
 
-    options.require_broker("there is no fleet to retry on")
+    submission = Submission.resolved(queue=queue)
+    options.require_broker(submission.embedded, "there is no fleet to retry on")
     bots = ledger.unfinished_bots(session, botex_db)
     if not bots:
         raise click.ClickException(f"session {session} has no unfinished bots")
-    enqueue_again(bots, botex_db, model=model, api_base=api_base, queue=queue)
+    enqueue_again(bots, botex_db, submission, model=model, api_base=api_base)
     changed = ", ".join(f"{name} {value}" for name, value in (("model", model), ("api base", api_base)) if value)
     click.echo(f"session {session}: {len(bots)} bot(s) queued again" + (f" with {changed}" if changed else ""))

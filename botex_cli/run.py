@@ -11,9 +11,9 @@ from botex_cli.progress import check_writable, fail_unless_all_finished, run_bot
 
 
 @click.command()
-@click.option("-s", "--session-config", envvar="OTREE_SESSION_CONFIG", required=True, help="oTree session config [env OTREE_SESSION_CONFIG].")
-@click.option("-p", "--nparticipants", envvar="OTREE_NPARTICIPANTS", type=click.IntRange(min=1), required=True, help="Participants [env OTREE_NPARTICIPANTS].")
-@click.option("-n", "--nhumans", envvar="OTREE_NHUMANS", type=click.IntRange(min=0), default=0, show_default=True, help="Human participants [env OTREE_NHUMANS].")
+@options.session_config
+@options.nparticipants("Participants")
+@options.nhumans
 @options.model
 @options.api_base
 @options.driver

@@ -76,7 +76,9 @@ def run(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: s
 @click.option("--wait", is_flag=True, help="Show progress per arm until every bot has ended.")
 def submit(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
     """Create every session of STUDY_FILE and put its bots on the fleet's queues (each on its provider's)."""
-    options.require_broker("there is no fleet to submit to (use 'botex-cli study run')")
+    from botex_worker.settings import fleet_settings
+
+    options.require_broker(fleet_settings().embedded, "there is no fleet to submit to (use 'botex-cli study run')")
     _play(study_file, botex_db, otree_server_url, otree_rest_key, wait=wait)
 
 

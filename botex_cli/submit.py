@@ -8,9 +8,9 @@ from botex_cli import options
 
 
 @click.command()
-@click.option("-s", "--session-config", envvar="OTREE_SESSION_CONFIG", required=True, help="oTree session config [env OTREE_SESSION_CONFIG].")
-@click.option("-p", "--nparticipants", envvar="OTREE_NPARTICIPANTS", type=click.IntRange(min=1), required=True, help="Participants per session [env OTREE_NPARTICIPANTS].")
-@click.option("-n", "--nhumans", envvar="OTREE_NHUMANS", type=click.IntRange(min=0), default=0, show_default=True, help="Human participants per session [env OTREE_NHUMANS].")
+@options.session_config
+@options.nparticipants("Participants per session")
+@options.nhumans
 @click.option("--sessions", type=click.IntRange(min=1), default=1, show_default=True, help="How many sessions to create at once.")
 @options.model
 @options.api_base
@@ -26,17 +26,19 @@ def submit(session_config: str, nparticipants: int, nhumans: int, sessions: int,
     from botex_fleet import init_otree_session
     from botex_worker.dispatch import check_broker, enqueue, queues_without_workers, session_bots
     from botex_worker.queues import queue_for
+    from botex_worker.submission import Submission
 
-    options.require_broker("there is no fleet to submit to (use 'botex-cli run')")
-    target = queue_for(model, queue)  # an unknown provider stops here, before anything is made
+    submission = Submission.resolved(driver, queue)
+    options.require_broker(submission.embedded, "there is no fleet to submit to (use 'botex-cli run')")
+    target = queue_for(model, submission.queue)  # an unknown provider stops here, before anything is made
     check_broker()
     codes = []
     for _ in range(sessions):
         created = init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
                                      otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
         codes.append(created["session_id"])
-        bots = session_bots(created["session_id"], botex_db, model=model, api_base=api_base, driver=driver)
-        enqueue(bots, botex_db, queue)
+        bots = session_bots(created["session_id"], botex_db, submission, model=model, api_base=api_base)
+        enqueue(bots, botex_db, submission)
         click.echo(f"session {created['session_id']}: {len(bots)} bot(s) queued")
         for url in created["human_urls"]:
             click.echo(f"  human: {url}")

@@ -114,6 +114,9 @@ class CommandSettings(EnvironmentSettings):
     otree_nparticipants: str | None = None
     otree_nhumans: str | None = None
     flower_basic_auth: str | None = Field(default=None, repr=False)
+    flower_address: str = "127.0.0.1"
+    flower_port: int = Field(default=5555, ge=1, le=65535)
+    llamacpp_pid_file: str = "llamacpp.pid"
 
 
 def resolve(settings_class: type[SettingsT], **given: Any) -> SettingsT:

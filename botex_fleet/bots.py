@@ -21,6 +21,7 @@ from botex_core.store.engine import masked
 from botex_core.store.ledger import NewParticipant
 from botex_worker.dispatch import enqueue, run_in_process, session_bots, wait_until_ended
 from botex_worker.settings import fleet_settings
+from botex_worker.submission import Submission
 
 logger = logging.getLogger(__name__)
 
@@ -135,36 +136,36 @@ def run_bots_on_session(
         ConfigurationError: ``user_prompts`` has an unknown key, or the session
             has no bots to run.
     """
-    local = resolve(BotexSettings, db=botex_db, driver=driver)
-    fleet = fleet_settings()
+    db = resolve(BotexSettings, db=botex_db).db
+    submission = Submission.resolved(driver)
     try:
         api_key = _checked_settings(user_prompts, api_key, kwargs)
         bots = session_bots(
-            session_id, local.db, bot_urls, already_started, model=model, api_base=api_base,
+            session_id, db, submission, bot_urls, already_started, model=model, api_base=api_base,
             throttle=throttle, full_conv_history=full_conv_history, user_prompts=user_prompts,
-            completion_kwargs=kwargs, driver=local.driver,
+            completion_kwargs=kwargs,
         )
         if not bots:
-            raise ConfigurationError(f"session {session_id} has no bots to run in {masked(local.db)}")
+            raise ConfigurationError(f"session {session_id} has no bots to run in {masked(db)}")
         for bot in bots:
-            ledger.ensure_participant(local.db, NewParticipant("unknown", session_id, bot.participant_id, False, bot.url))
+            ledger.ensure_participant(db, NewParticipant("unknown", session_id, bot.participant_id, False, bot.url))
         logger.info("running %d bot(s) on session %s", len(bots), session_id)
-        if fleet.embedded:
-            runner = threading.Thread(target=run_in_process, args=(bots, local.db, fleet.queue, api_key),
+        if submission.embedded:
+            runner = threading.Thread(target=run_in_process, args=(bots, db, submission, api_key),
                                       name=f"bots-{session_id}")
             runner.start()
             results: list[Any] = [runner]
         else:
-            results = enqueue(bots, local.db, fleet.queue, api_key)
+            results = enqueue(bots, db, submission, api_key)
     except ConfigurationError as exc:
-        ledger.note_not_started(local.db, session_id, str(exc))
+        ledger.note_not_started(db, session_id, str(exc))
         raise
     if not wait:
         return results
-    if fleet.embedded:
+    if submission.embedded:
         runner.join()
     else:
-        wait_until_ended(bots, local.db)
+        wait_until_ended(bots, db)
     return None
 
 

@@ -17,7 +17,7 @@ from botex_core.store import ledger, utcnow
 from botex_core.study.records import StoredStudy, free_study_name, load_study, save_study, stored_sessions
 from botex_fleet.studies import StudyRun, botex_fleet_version, check_session_configs
 from botex_worker.dispatch import run_in_process, session_bots
-from botex_worker.settings import fleet_settings
+from botex_worker.submission import Submission
 
 # The settings a replayed bot takes over from its original.
 REPLAYED_SETTINGS = ("model", "api_base", "throttle", "full_conv_history", "user_prompts", "completion_kwargs",
@@ -67,7 +67,8 @@ def replay_study(
         ConfigurationError: No such study, nothing stored to replay, a broker is set, or the oTree
             server lacks a session config of the study.
     """
-    if not fleet_settings().embedded:
+    submission = Submission.resolved()
+    if not submission.embedded:
         raise ConfigurationError("a replay runs in this process with the stored exchanges in memory: "
                                  "unset BOTEX_BROKER_URL")
     local = resolve(BotexSettings, db=botex_db)
@@ -84,7 +85,7 @@ def replay_study(
                          stored_exchanges=stored)
     save_study(local.db, StoredStudy(
         replay.name, original.source, botex_fleet_version(), original.prompts_sha256, otree.server_url,
-        OtreeClient.resolved(otree.server_url, otree.rest_key).version(), utcnow(), replay_of=name,
+        OtreeClient(otree.server_url, otree.rest_key).version(), utcnow(), replay_of=name,
     ))
     for arm, sessions in layout.items():
         replay.sessions[arm] = []
@@ -95,7 +96,7 @@ def replay_study(
             code = created["session_id"]
             ledger.assign_to_study(local.db, code, replay.name, arm)
             replay.sessions[arm].append(code)
-            for bot, (original_bot, settings) in zip(session_bots(code, local.db), stored_session.bots.items()):
+            for bot, (original_bot, settings) in zip(session_bots(code, local.db, submission), stored_session.bots.items()):
                 taken = {key: settings[key] for key in REPLAYED_SETTINGS if key in settings}
                 replay.bots.append(replace(bot, **taken, replay_of=original_bot, strict_replay=strict))
                 replay.originals[bot.participant_id] = original_bot
@@ -104,5 +105,5 @@ def replay_study(
     if on_created:
         on_created(replay)
     with serving(cache, replay.originals.values()):
-        run_in_process(replay.bots, local.db)
+        run_in_process(replay.bots, local.db, submission)
     return replay

@@ -21,7 +21,7 @@ from botex_core.study.records import StoredStudy, prompts_sha256, save_study
 from botex_core.study.spec import Arm, Study, assign_personas, read_study, study_from_dict
 from botex_worker.dispatch import check_broker, enqueue, run_in_process, session_bots, wait_until_ended
 from botex_worker.queues import queue_for
-from botex_worker.settings import fleet_settings
+from botex_worker.submission import Submission
 
 logger = logging.getLogger(__name__)
 
@@ -107,20 +107,19 @@ def run_study(
         spec, folder, source = read_study(study), Path(study).parent, Path(study).read_text()
     local = resolve(BotexSettings, db=botex_db)
     otree = resolve(OtreeSettings, server_url=otree_server_url, rest_key=otree_rest_key)
-    fleet = fleet_settings()
-    _check_before_creating(spec, otree.server_url, otree.rest_key, fleet.queue)
-    embedded = fleet.embedded
-    if not embedded:
+    submission = Submission.resolved()
+    _check_before_creating(spec, otree.server_url, otree.rest_key, submission.queue)
+    if not submission.embedded:
         check_broker()
     save_study(local.db, StoredStudy(
         spec.name, source, botex_fleet_version(), prompts_sha256(), otree.server_url,
-        OtreeClient.resolved(otree.server_url, otree.rest_key).version(), utcnow(),
+        OtreeClient(otree.server_url, otree.rest_key).version(), utcnow(),
     ))
     run = StudyRun(spec.name)
     for arm in spec.arms:
         run.sessions[arm.name] = []
         for personas in assign_personas(arm, folder):
-            code, bots = _new_session(spec, arm, personas, local.db, otree.server_url, otree.rest_key)
+            code, bots = _new_session(spec, arm, personas, local.db, submission, otree.server_url, otree.rest_key)
             run.sessions[arm.name].append(code)
             run.bots.extend(bots)
             if on_session:
@@ -128,14 +127,14 @@ def run_study(
     logger.info("study %s: %d session(s), %d bot(s)", spec.name, sum(map(len, run.sessions.values())), len(run.bots))
     if on_created:
         on_created(run)
-    if embedded:
-        runner = threading.Thread(target=run_in_process, args=(run.bots, local.db, fleet.queue),
+    if submission.embedded:
+        runner = threading.Thread(target=run_in_process, args=(run.bots, local.db, submission),
                                   name=f"study-{spec.name}")
         runner.start()
         if wait:
             runner.join()
         return run
-    enqueue(run.bots, local.db, fleet.queue)
+    enqueue(run.bots, local.db, submission)
     if wait:
         wait_until_ended(run.bots, local.db)
     return run
@@ -172,7 +171,8 @@ def _check_before_creating(spec: Study, otree_server_url: str, otree_rest_key: s
 
 
 def _new_session(
-    spec: Study, arm: Arm, personas: list[str | None], botex_db: str, otree_server_url: str, otree_rest_key: str | None,
+    spec: Study, arm: Arm, personas: list[str | None], botex_db: str, submission: Submission, otree_server_url: str,
+    otree_rest_key: str | None,
 ) -> tuple[str, list[BotSettings]]:
     """Create one session of ``arm``; its bots, in oTree's order, with the specs of their positions."""
     session = init_otree_session(arm.session_config, arm.participants, arm.humans, botex_db=botex_db,
@@ -180,7 +180,7 @@ def _new_session(
     code = session["session_id"]
     ledger.assign_to_study(botex_db, code, spec.name, arm.name)
     bots = []
-    for position, bot in enumerate(session_bots(code, botex_db)):
+    for position, bot in enumerate(session_bots(code, botex_db, submission)):
         bot_spec = arm.spec_of(position)
         bots.append(replace(
             bot, model=bot_spec.model, api_base=bot_spec.api_base, full_conv_history=bot_spec.full_conv_history,

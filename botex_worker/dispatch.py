@@ -23,13 +23,12 @@ from botex_core.bot.prompts import build_prompts
 from botex_core.errors import BrokerUnreachableError, ConfigurationError
 from botex_core.llm.credentials import credential_paths, credentials_only, withheld
 from botex_core.otree.links import participant_code
-from botex_core.settings import BotexSettings, resolve
 from botex_core.store import ledger
 from botex_core.store.ledger import QueuedBot, StoredBot
 from botex_worker import keyring
 from botex_worker.app import app
 from botex_worker.queues import queue_for
-from botex_worker.settings import fleet_settings
+from botex_worker.submission import Submission
 from botex_worker.message import BotMessage, UnreadableMessage
 from botex_worker.tasks import send
 
@@ -48,6 +47,7 @@ def shareable_database(botex_db: str) -> str | None:
 def session_bots(
     session_id: str,
     botex_db: str,
+    submission: Submission,
     bot_urls: list[str] | None = None,
     already_started: bool = False,
     **settings: Any,
@@ -55,17 +55,15 @@ def session_bots(
     """The settings of each bot of a session that has to run.
 
     Completion parameters that may hold credentials are kept apart, in ``private_parameters``.
-    The wait timeout is ``BOTEX_WAIT_TIMEOUT`` where the bots are submitted, and travels with them;
-    so does the driver (``BOTEX_DRIVER``) unless one is given.
+    The wait timeout and the driver of the ``submission`` travel with the bots, unless given.
     """
     build_prompts(settings.get("user_prompts"))
     completion = settings.get("completion_kwargs") or {}
     settings["completion_kwargs"], settings["private_parameters"] = withheld(completion), credentials_only(completion)
     urls = bot_urls if bot_urls is not None else ledger.bot_urls(session_id, botex_db, already_started)
     database = shareable_database(botex_db)
-    where_submitted = resolve(BotexSettings)
-    settings.setdefault("wait_timeout", where_submitted.wait_timeout)
-    settings["driver"] = settings.get("driver") or where_submitted.driver
+    settings.setdefault("wait_timeout", submission.wait_timeout)
+    settings["driver"] = settings.get("driver") or submission.driver
     return [
         BotSettings(url=url, session_id=session_id, participant_id=participant_code(url) or url, botex_db=database, **settings)
         for url in urls
@@ -73,11 +71,11 @@ def session_bots(
 
 
 def enqueue(
-    bots: list[BotSettings], botex_db: str, queue: str | None = None, api_key: str | None = None
+    bots: list[BotSettings], botex_db: str, submission: Submission, api_key: str | None = None
 ) -> list[AsyncResult]:
     """Mark the bots queued in ``botex_db`` and send one task per bot to its queue
-    (by default the queue of its model's provider)."""
-    embedded = fleet_settings().embedded
+    (the submission's, else the queue of its model's provider)."""
+    embedded, queue = submission.embedded, submission.queue
     if api_key and not embedded:
         raise ConfigurationError("an API key cannot be sent to fleet workers: set it in the workers' environment")
     private = sorted({path for bot in bots for path in credential_paths(bot.private_parameters)})
@@ -100,16 +98,17 @@ def enqueue(
 
 
 def enqueue_again(
-    bots: list[StoredBot], botex_db: str, model: str | None = None, api_base: str | None = None, queue: str | None = None
+    bots: list[StoredBot], botex_db: str, submission: Submission, model: str | None = None, api_base: str | None = None
 ) -> list[AsyncResult]:
     """Queue stored bots again, each with the settings and queue it was queued with;
-    ``model``, ``api_base`` and ``queue`` replace them when given. A bot never queued gets the defaults.
+    ``model``, ``api_base`` and the submission's queue replace them when given. A bot never queued
+    gets the submission's settings.
 
     Raises:
         ConfigurationError: A bot's stored message cannot be read (a newer botex-fleet queued it).
     """
     changes = {name: value for name, value in (("model", model), ("api_base", api_base)) if value is not None}
-    on_fleet = not fleet_settings().embedded
+    on_fleet, queue = not submission.embedded, submission.queue
     messages = []
     for bot in bots:
         if bot.bot_settings:
@@ -119,7 +118,7 @@ def enqueue_again(
                 raise ConfigurationError(f"bot {bot.participant_id} cannot be queued again: {exc}") from None
             settings, own_queue = stored.settings, None if model else stored.queue
         else:
-            [settings], own_queue = session_bots(bot.session_id, botex_db, [bot.url]), None
+            [settings], own_queue = session_bots(bot.session_id, botex_db, submission, [bot.url]), None
         settings = replace(settings, **changes)
         messages.append(BotMessage.of(settings, queue or own_queue or queue_for(settings.model), on_fleet=on_fleet))
     return _queue(messages, botex_db)
@@ -138,15 +137,13 @@ def _queue(messages: list[BotMessage], botex_db: str) -> list[AsyncResult]:
     return send([message.task_argument() for message in messages])
 
 
-def run_in_process(
-    bots: list[BotSettings], botex_db: str, queue: str | None = None, api_key: str | None = None
-) -> None:
+def run_in_process(bots: list[BotSettings], botex_db: str, submission: Submission, api_key: str | None = None) -> None:
     """Run the bots through an in-process worker on the in-memory broker until they all ended."""
-    if not fleet_settings().embedded:
+    if not submission.embedded:
         raise ConfigurationError("BOTEX_BROKER_URL is set: bots run on the fleet, not in this process")
-    queues = sorted({queue_for(bot.model, queue) for bot in bots})
+    queues = sorted({queue_for(bot.model, submission.queue) for bot in bots})
     with embedded_worker(queues, concurrency=max(1, len(bots))):
-        enqueue(bots, botex_db, queue, api_key)
+        enqueue(bots, botex_db, submission, api_key)
         wait_until_ended(bots, botex_db)
 
 

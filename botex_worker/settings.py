@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from botex_core.settings import EnvironmentSettings, resolve
@@ -23,6 +24,11 @@ class FleetSettings(EnvironmentSettings):
     queue: str | None = None
     rate_limits: str | None = None
     rate_limit_redis_url: str | None = None
+    # ``botex-cli worker``: its queues (comma-separated; default every provider's and ``queue``),
+    # bots at once, and its name.
+    worker_queues: str | None = None
+    worker_concurrency: int = Field(default=16, ge=1)
+    worker_name: str | None = None
 
     @property
     def embedded(self) -> bool:

@@ -50,10 +50,10 @@ class LlamaCppServerError(BotexError):
     """llama-server did not start or is already running."""
 
 
-def llamacpp_config(config: dict[str, Any] | None = None) -> LlamaCppConfig:
-    """The server settings: ``config``, then ``LLAMACPP_*`` variables, then defaults."""
+def llamacpp_config(config: dict[str, Any] | None, environment: LlamaCppSettings) -> LlamaCppConfig:
+    """The server settings: ``config``, then the ``LLAMACPP_*`` variables of ``environment``, then defaults."""
     given = {_PATH_ALIASES.get(key, key): value for key, value in (config or {}).items()}
-    from_environment = resolve(LlamaCppSettings).model_dump(exclude_none=True)
+    from_environment = environment.model_dump(exclude_none=True)
     values = {
         name: given[name] if given.get(name) is not None else from_environment[name]
         for name in LlamaCppConfig.model_fields
@@ -85,7 +85,7 @@ def start_llamacpp_server(config: dict[str, Any] | None = None) -> subprocess.Po
         LlamaCppServerError: A server already answers at the URL, or the new
             one exited or did not become ready in time.
     """
-    settings = llamacpp_config(config)
+    settings = llamacpp_config(config, resolve(LlamaCppSettings))
     for path in (settings.server_path, settings.local_llm_path):
         if not os.path.isfile(path):
             raise ConfigurationError(f"llama.cpp: '{path}' does not exist")
