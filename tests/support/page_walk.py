@@ -48,4 +48,8 @@ def walk(drivers: list[HttpDriver], urls: list[str], visit: Callable[[int, HttpD
             if page.has_no_way_on:
                 continue
             pages[index] = driver.wait() if page.is_wait_page else driver.submit(valid_answers(page))
+    for index, driver in enumerate(drivers):  # the pages they ended on
+        if (index, pages[index].url) not in visited:
+            visited.add((index, pages[index].url))
+            visit(index, driver, pages[index])
     return len(visited)
