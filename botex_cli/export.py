@@ -31,6 +31,7 @@ for _name, _exporter, _summary in (
     ("participants", "export_participant_data", "The participants and their bots' status."),
     ("responses", "export_response_data", "The bots' answers with their reasons."),
     ("conversations", "export_conversation_data", "Each bot's messages with the LLM, as JSON."),
+    ("actions", "export_action_data", "What the bots did on live pages and chats, step by step."),
 ):
     export.add_command(_botex_data_command(_name, _exporter, _summary))
 

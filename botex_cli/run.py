@@ -42,6 +42,7 @@ def run(session_config: str, nparticipants: int, nhumans: int, model: str, api_b
     folder.mkdir(parents=True, exist_ok=True)
     botex_fleet.export_participant_data(str(folder / "botex_participants.csv"), botex_db, code)
     botex_fleet.export_response_data(str(folder / "botex_responses.csv"), botex_db, code)
+    botex_fleet.export_action_data(str(folder / "botex_actions.csv"), botex_db, code)
     wide = folder / "otree_wide.csv"
     botex_fleet.export_otree_data(str(wide), otree_server_url, rest_key=otree_rest_key, session_id=code)
     botex_fleet.normalize_otree_data(str(wide), store_as_csv=True, data_exp_path=str(folder), exp_prefix="otree")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from botex_core.csv_files import write_csv
 from botex_core.settings import botex_db_setting
-from botex_core.store import Answer, Conversation, Participant, session_scope
+from botex_core.store import Answer, Conversation, LiveAction, Participant, session_scope
 
 PARTICIPANT_COLUMNS = (
     "session_name",
@@ -38,6 +38,22 @@ RESPONSE_COLUMNS = (
     "app",
     "page",
     "question_label",
+)
+
+ACTION_COLUMNS = (
+    "session_id",
+    "participant_id",
+    "time",
+    "app",
+    "page",
+    "page_index",
+    "action",
+    "label",
+    "value",
+    "reason",
+    "page_changed",
+    "news",
+    "note",
 )
 
 
@@ -147,3 +163,34 @@ def export_conversation_data(
     """Write :func:`read_conversations_from_botex_db` to ``csv_file``: each bot's messages as JSON."""
     rows = read_conversations_from_botex_db(botex_db=botex_db, session_id=session_id)
     write_csv(csv_file, CONVERSATION_COLUMNS, rows)
+
+
+def read_actions_from_botex_db(botex_db: str | None = None, session_id: str | None = None) -> list[dict[str, Any]]:
+    """What the bots did on interactive pages (live pages and chats), one dict per step in the order
+    they took them, with the columns of ``ACTION_COLUMNS``: ``action`` is press, enter, chat, go_on,
+    wait or stop (a limit reached); ``label`` the control's text; ``value`` what the bot typed or
+    wrote; ``page_changed`` 1 when the page showed something new after it; ``news`` what had changed
+    on the page before the bot decided; ``note`` what went wrong.
+
+    Args:
+        botex_db: Database file or SQLAlchemy URL; defaults to ``BOTEX_DB``.
+        session_id: Only this session's actions if given.
+    """
+    query = select(LiveAction).order_by(LiveAction.session_id, LiveAction.participant_id, LiveAction.id)
+    if session_id:
+        query = query.where(LiveAction.session_id == session_id)
+    with session_scope(botex_db_setting(botex_db)) as session:
+        return [
+            {
+                "session_id": row.session_id, "participant_id": row.participant_id,
+                "time": row.created_at.isoformat(sep=" ", timespec="seconds"), "app": row.app, "page": row.page,
+                "page_index": row.page_index, "action": row.action, "label": row.label, "value": row.value,
+                "reason": row.reason, "page_changed": row.page_changed, "news": row.news, "note": row.note,
+            }
+            for row in session.scalars(query)
+        ]
+
+
+def export_action_data(csv_file: str, botex_db: str | None = None, session_id: str | None = None) -> None:
+    """Write :func:`read_actions_from_botex_db` to ``csv_file``."""
+    write_csv(csv_file, ACTION_COLUMNS, read_actions_from_botex_db(botex_db=botex_db, session_id=session_id))

@@ -59,6 +59,10 @@ class BotexSettings(EnvironmentSettings):
     llm_backoff_seconds: float = 1.0
     llm_timeout_seconds: float = Field(default=DEFAULT_LLM_TIMEOUT_SECONDS, gt=0)
     driver: DriverChoice = "auto"
+    # Interactive pages: seconds between looks, the most LLM calls and seconds a bot spends on one.
+    live_look_seconds: float = Field(default=5.0, gt=0)
+    live_max_calls: int = Field(default=30, ge=0)
+    live_max_seconds: float = Field(default=600.0, gt=0)
     # Completion parameters (JSON) this process adds to every LLM call of its bots, never queued or
     # stored: where credentials in headers or extra_body come from on a fleet.
     llm_parameters: dict[str, Any] = Field(default_factory=dict, repr=False)

@@ -17,9 +17,11 @@ from botex_core.errors import (
     OtreeUnreachableError,
 )
 from botex_core.exports import (
+    export_action_data,
     export_conversation_data,
     export_participant_data,
     export_response_data,
+    read_actions_from_botex_db,
     read_conversations_from_botex_db,
     read_participants_from_botex_db,
     read_responses_from_botex_db,
@@ -56,6 +58,7 @@ __all__ = [
     "OtreeServerStartError",
     "OtreeUnreachableError",
     "__version__",
+    "export_action_data",
     "export_conversation_data",
     "export_otree_data",
     "export_participant_data",
@@ -67,6 +70,7 @@ __all__ = [
     "load_botex_env",
     "normalize_otree_data",
     "otree_server_is_running",
+    "read_actions_from_botex_db",
     "read_conversations_from_botex_db",
     "read_participants_from_botex_db",
     "read_responses_from_botex_db",

@@ -40,6 +40,9 @@ def run_single_bot(
     user_prompts: dict[str, str] | None = None,
     wait: bool = True,
     driver: str | None = None,
+    live_look_seconds: float | None = None,
+    live_max_calls: int | None = None,
+    live_max_seconds: float | None = None,
     **kwargs: Any,
 ) -> None | threading.Thread:
     """Run one bot on a participant link.
@@ -61,6 +64,10 @@ def run_single_bot(
         driver: How the bot sees its pages: ``auto`` (over HTTP, in Chromium from
             the first page that needs JavaScript), ``http`` or ``browser``;
             defaults to ``BOTEX_DRIVER``, else ``auto``.
+        live_look_seconds, live_max_calls, live_max_seconds: On an interactive page
+            (live or chat): seconds between looks when nothing changes, and the most
+            LLM calls and seconds on one page; default ``BOTEX_LIVE_LOOK_SECONDS`` (5),
+            ``BOTEX_LIVE_MAX_CALLS`` (30), ``BOTEX_LIVE_MAX_SECONDS`` (600).
         **kwargs: Passed on to ``litellm.completion``.
 
     Returns:
@@ -70,7 +77,8 @@ def run_single_bot(
         ConfigurationError: ``user_prompts`` has an unknown key.
     """
     api_key = _checked_settings(user_prompts, api_key, kwargs)
-    local = resolve(BotexSettings, db=botex_db, driver=driver)
+    local = resolve(BotexSettings, db=botex_db, driver=driver, live_look_seconds=live_look_seconds,
+                    live_max_calls=live_max_calls, live_max_seconds=live_max_seconds)
     if participant_id == "unknown":
         participant_id = participant_code(url) or participant_id
     ledger.ensure_participant(local.db, NewParticipant(session_name, session_id, participant_id, False, url))
@@ -79,7 +87,8 @@ def run_single_bot(
         model=model, api_key=api_key, api_base=api_base, throttle=throttle,
         full_conv_history=full_conv_history, user_prompts=user_prompts, completion_kwargs=withheld(kwargs),
         private_parameters=merged(local.llm_parameters, credentials_only(kwargs)),
-        wait_timeout=local.wait_timeout, driver=local.driver,
+        wait_timeout=local.wait_timeout, driver=local.driver, live_look_seconds=local.live_look_seconds,
+        live_max_calls=local.live_max_calls, live_max_seconds=local.live_max_seconds,
     )
     position = PositionReader(resolve(OtreeSettings).rest_key).check_for(url, session_id, participant_id)
     arguments = (settings, driver_for(local.driver, local), position,
@@ -103,6 +112,9 @@ def run_bots_on_session(
     already_started: bool = False,
     wait: bool = True,
     driver: str | None = None,
+    live_look_seconds: float | None = None,
+    live_max_calls: int | None = None,
+    live_max_seconds: float | None = None,
     **kwargs: Any,
 ) -> None | list[Any]:
     """Run a bot on every bot participant of a session, all at once.
@@ -127,6 +139,10 @@ def run_bots_on_session(
         driver: How the bots see their pages: ``auto`` (over HTTP, in Chromium
             from the first page that needs JavaScript), ``http`` or ``browser``;
             defaults to ``BOTEX_DRIVER``, else ``auto``. Stored with each bot.
+        live_look_seconds, live_max_calls, live_max_seconds: On an interactive page
+            (live or chat): seconds between looks when nothing changes, and the most
+            LLM calls and seconds on one page; default ``BOTEX_LIVE_LOOK_SECONDS`` (5),
+            ``BOTEX_LIVE_MAX_CALLS`` (30), ``BOTEX_LIVE_MAX_SECONDS`` (600). Stored with each bot.
         **kwargs: Passed on to ``litellm.completion``.
 
     Returns:
@@ -137,7 +153,8 @@ def run_bots_on_session(
             has no bots to run.
     """
     db = resolve(BotexSettings, db=botex_db).db
-    submission = Submission.resolved(driver)
+    submission = Submission.resolved(driver, live_look_seconds=live_look_seconds, live_max_calls=live_max_calls,
+                                     live_max_seconds=live_max_seconds)
     try:
         api_key = _checked_settings(user_prompts, api_key, kwargs)
         bots = session_bots(

@@ -12,9 +12,11 @@ from typing import Any
 
 from botex_core.csv_files import make_folder, write_csv, write_file_atomically
 from botex_core.exports import (
+    ACTION_COLUMNS,
     CONVERSATION_COLUMNS,
     PARTICIPANT_COLUMNS,
     RESPONSE_COLUMNS,
+    read_actions_from_botex_db,
     read_conversations_from_botex_db,
     read_participants_from_botex_db,
     read_responses_from_botex_db,
@@ -37,7 +39,7 @@ def export_study(
     otree_rest_key: str | None = None,
 ) -> Path:
     """Write study ``name``'s data to ``folder``: ``botex_participants.csv``, ``botex_responses.csv``,
-    ``botex_conversations.csv``, ``otree_wide.csv`` and oTree's normalised tables (``otree_*.csv``),
+    ``botex_conversations.csv``, ``botex_actions.csv``, ``otree_wide.csv`` and oTree's normalised tables (``otree_*.csv``),
     and ``manifest.json``. Returns the manifest's path.
 
     Raises:
@@ -57,6 +59,8 @@ def export_study(
               [row for code in codes for row in read_responses_from_botex_db(local.db, code)])
     write_csv(str(folder / "botex_conversations.csv"), CONVERSATION_COLUMNS,
               [row for code in codes for row in read_conversations_from_botex_db(botex_db=local.db, session_id=code)])
+    write_csv(str(folder / "botex_actions.csv"), ACTION_COLUMNS,
+              [row for code in codes for row in read_actions_from_botex_db(local.db, code)])
     _export_otree_tables(codes, participants, folder, otree.server_url, otree.rest_key)
     by_group = {key: bots_progress(ids, local.db) for key, ids in ledger.study_bots(local.db, name).items()}
     manifest = {

@@ -62,8 +62,9 @@ def session_bots(
     settings["completion_kwargs"], settings["private_parameters"] = withheld(completion), credentials_only(completion)
     urls = bot_urls if bot_urls is not None else ledger.bot_urls(session_id, botex_db, already_started)
     database = shareable_database(botex_db)
-    settings.setdefault("wait_timeout", submission.wait_timeout)
-    settings["driver"] = settings.get("driver") or submission.driver
+    for name, value in submission.bot_defaults().items():
+        if settings.get(name) is None:
+            settings[name] = value
     return [
         BotSettings(url=url, session_id=session_id, participant_id=participant_code(url) or url, botex_db=database, **settings)
         for url in urls

@@ -20,10 +20,20 @@ class Submission:
     wait_timeout: float = 3600.0
     driver: str = "auto"
     queue: str | None = None
+    live_look_seconds: float = 5.0
+    live_max_calls: int = 30
+    live_max_seconds: float = 600.0
 
     @classmethod
-    def resolved(cls, driver: str | None = None, queue: str | None = None) -> Submission:
-        """The submission of this process: ``driver`` and ``queue`` if given, else ``BOTEX_DRIVER`` and
-        ``BOTEX_QUEUE``; ``BOTEX_WAIT_TIMEOUT``; embedded unless ``BOTEX_BROKER_URL`` is set."""
-        local, fleet = resolve(BotexSettings, driver=driver), fleet_settings()
-        return cls(fleet.embedded, local.wait_timeout, local.driver, queue or fleet.queue)
+    def resolved(cls, driver: str | None = None, queue: str | None = None, **live: float | None) -> Submission:
+        """The submission of this process: ``driver``, ``queue`` and the ``live_*`` limits if given,
+        else ``BOTEX_DRIVER``, ``BOTEX_QUEUE`` and ``BOTEX_LIVE_*``; ``BOTEX_WAIT_TIMEOUT``; embedded
+        unless ``BOTEX_BROKER_URL`` is set."""
+        local, fleet = resolve(BotexSettings, driver=driver, **live), fleet_settings()
+        return cls(fleet.embedded, local.wait_timeout, local.driver, queue or fleet.queue, local.live_look_seconds,
+                   local.live_max_calls, local.live_max_seconds)
+
+    def bot_defaults(self) -> dict[str, float | int | str]:
+        """What travels with each bot unless the bot's own settings say otherwise."""
+        return {"wait_timeout": self.wait_timeout, "driver": self.driver, "live_look_seconds": self.live_look_seconds,
+                "live_max_calls": self.live_max_calls, "live_max_seconds": self.live_max_seconds}

@@ -133,6 +133,7 @@ def on_local_model(study: dict[str, Any], llama_url: str, folder: Path) -> dict[
 def export(session_id: str, botex_db: str, output: Path) -> None:
     botex_fleet.export_participant_data(str(output / "botex_participants.csv"), botex_db, session_id)
     botex_fleet.export_response_data(str(output / "botex_responses.csv"), botex_db, session_id)
+    botex_fleet.export_action_data(str(output / "botex_actions.csv"), botex_db, session_id)
     wide = output / "otree_wide.csv"
     botex_fleet.export_otree_data(str(wide), session_id=session_id)
     botex_fleet.normalize_otree_data(str(wide), store_as_csv=True, data_exp_path=str(output), exp_prefix="otree")

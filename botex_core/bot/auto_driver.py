@@ -56,6 +56,16 @@ class AutoDriver:
         self._switch(before, self._http.javascript_needed)
         return self._browser.submit(answers)  # type: ignore[union-attr]
 
+    def act(self, action_id: str, value: str | None = None) -> bool:
+        """Act on an interactive page, in the browser it is shown in."""
+        return (self._browser or self._http).act(action_id, value)
+
+    def watch(self, seconds: float, since: Page) -> Page:
+        """Look at an interactive page, in the browser it is shown in."""
+        if self._browser is not None:
+            return self._browser.watch(seconds, since)
+        return self._after_http(self._http.watch(seconds, since))
+
     def wait(self) -> Page:
         """On a wait page: ask again, over HTTP or in the browser."""
         if self._browser is not None:

@@ -55,6 +55,9 @@ _HEADLESS_FLAGS = (
 )
 _READ_PAGE = resources.files("botex_core.bot").joinpath("read_page.js").read_text()
 _FILL_PAGE = resources.files("botex_core.bot").joinpath("fill_page.js").read_text()
+_ACT = resources.files("botex_core.bot").joinpath("act.js").read_text()
+# How often a bot looks at an interactive page for news while it watches it.
+_LOOK_SECONDS = 0.25
 _QUIET_WAIT_SOCKETS = resources.files("botex_core.bot").joinpath("quiet_wait_sockets.js").read_text()
 _PAGE_GONE = "return window.__botexMarker === undefined && document.readyState !== 'loading';"
 _NAVIGATE = "window.__botexMarker = arguments[1]; window.location.assign(arguments[0]);"
@@ -176,6 +179,21 @@ class Browser:
             raise BrowserError("the page has no button to submit it")
         self._wait_for_new_document(self._page_timeout)
         return self._polls.seen(self.read())
+
+    def act(self, action_id: str, value: str | None = None) -> bool:
+        """Do the action ``action_id`` of the current interactive page (typing ``value`` first where it
+        takes one); False when the page no longer offers it."""
+        return bool(self._execute_or_fail("cannot act on the page", _ACT, action_id, value, uuid.uuid4().hex))
+
+    def watch(self, seconds: float, since: Page) -> Page:
+        """Look at the open page, without reloading it, until it shows something other than ``since``
+        (news from the server, another participant's move, another page) or ``seconds`` pass."""
+        deadline = time.monotonic() + seconds
+        while True:
+            page = self.read()
+            if page.url != since.url or page.text != since.text or time.monotonic() >= deadline:
+                return self._polls.seen(page)
+            time.sleep(_LOOK_SECONDS)
 
     def wait(self) -> Page:
         """On a wait page: pause, then reload the page and return what oTree shows now."""

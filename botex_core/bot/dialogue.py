@@ -23,9 +23,11 @@ from botex_core.bot.page import Page
 from botex_core.bot.schemas import (
     REASON_MAX,
     EndReply,
+    LiveOption,
     Reply,
     StartReply,
     SummaryReply,
+    live_reply_model,
     page_reply_model,
     questions_for_prompt,
     reply_schema,
@@ -38,6 +40,10 @@ ReplyT = TypeVar("ReplyT", bound=Reply)
 
 MAX_REPLY_TRIES = 5
 MAX_CONFUSED_TRIES = 1
+
+
+class NoValidReply(LLMFailure):
+    """The LLM answered, but never in the form asked for."""
 
 
 class Dialogue:
@@ -98,6 +104,26 @@ class Dialogue:
         self.summary = reply.summary  # type: ignore[attr-defined]
         return reply
 
+    def read_live_page(self, page: Page, options: tuple[LiveOption, ...], news: str, done: list[str]) -> Reply:
+        """Ask what to do now on the interactive ``page``: one of ``options``, with a reason.
+
+        ``news`` is what changed on the page since the bot's last look; ``done`` its actions so far.
+        """
+        self.phase = f"live:{page.index}:{page.name or page.url}"
+        time_left = f"Time left on this page: {page.seconds_left:.0f} seconds.\n\n" if page.seconds_left is not None else ""
+        prompt = _fill(
+            self._prompts["live_page"],
+            summary=self.summary or "(this is the first page)",
+            body=page.text,
+            news=f"Since your last look: {news}\n\n" if news else "",
+            time_left=time_left,
+            done="; ".join(done) or "none",
+            options="\n".join(f"- {option.text}" + _asks_for(option) for option in options),
+        )
+        reply = self._ask(prompt, live_reply_model(options))
+        self.summary = reply.summary  # type: ignore[attr-defined]
+        return reply
+
     def end(self) -> EndReply:
         """Tell the bot the study is over and ask for its remarks."""
         self.phase = "end"
@@ -129,7 +155,7 @@ class Dialogue:
         if last_valid is None:
             last_valid = _clamped_into_range(content, model)
         if last_valid is None:
-            raise LLMFailure(f"no valid reply after {MAX_REPLY_TRIES} tries ({self.phase}): {problem}")
+            raise NoValidReply(f"no valid reply after {MAX_REPLY_TRIES} tries ({self.phase}): {problem}")
         if _is_confused(last_valid):
             self.confused_replies += 1
             logger.warning("the bot stays confused (%s); going on with its last valid reply", self.phase)
@@ -216,6 +242,18 @@ def _describe(exc: ValueError) -> str:
         ]
         return "; ".join(parts)
     return f"not valid JSON ({exc})"
+
+
+def _asks_for(option: LiveOption) -> str:
+    """What an option asks for besides, in words."""
+    if option.value == "text":
+        return " (give the message as 'value')"
+    if option.value is None:
+        return ""
+    kind = "a whole number" if option.value == "integer" else "a number"
+    bounds = " ".join(part for part in (f"from {option.low:g}" if option.low is not None else "",
+                                        f"to {option.high:g}" if option.high is not None else "") if part)
+    return f" (give {kind}{' ' + bounds if bounds else ''} as 'value')"
 
 
 def _fill(template: str, **values: str) -> str:

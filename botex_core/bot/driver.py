@@ -39,6 +39,14 @@ class Driver(Protocol):
         pages without a next button) and return the page that follows: the same
         page with oTree's errors when it rejected them."""
 
+    def act(self, action_id: str, value: str | None = None) -> bool:
+        """On an interactive page: do one of its actions (typing ``value`` first where it takes one);
+        False when the page no longer offers it."""
+
+    def watch(self, seconds: float, since: Page) -> Page:
+        """On an interactive page: look at it, without leaving it, until it shows something other
+        than ``since`` or ``seconds`` pass; return what it shows then."""
+
     def wait(self) -> Page:
         """On a wait page: pause briefly and return the page then shown."""
 

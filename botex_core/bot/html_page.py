@@ -57,9 +57,11 @@ def parse_page(url: str, root: HtmlElement) -> Page:
 
 def needs_javascript(root: HtmlElement) -> str | None:
     """Why the page cannot be played without a browser, or None when its HTML is all it needs:
-    a live page, a form field filled in by a script, or a script that changes the page's form."""
+    a live page, a chat, a form field filled in by a script, or a script that changes the page's form."""
     if _first(root, "#otree-live") is not None:
         return "a live page (it talks to the server with liveSend)"
+    if _first(root, ".otree-chat") is not None:
+        return "a chat (its messages come and go over a live connection)"
     form = _first(root, "#form")
     if form is None:
         return None
@@ -269,7 +271,7 @@ def _hidden(element: HtmlElement) -> bool:
         return True
     style = (element.get("style") or "").replace(" ", "").lower()
     classes = (element.get("class") or "").split()
-    return "display:none" in style or "debug-info" in classes or "d-none" in classes
+    return "display:none" in style or "debug-info" in classes or "d-none" in classes or "otree-timer" in classes
 
 
 def _closest(element: HtmlElement, class_name: str) -> HtmlElement | None:

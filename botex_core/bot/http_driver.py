@@ -86,6 +86,15 @@ class HttpDriver:
             self._needs_javascript("submitting it over HTTP neither moved on nor showed an error")
         return page
 
+    def act(self, action_id: str, value: str | None = None) -> bool:
+        """Interactive pages need a browser: the page's scripts act, not its HTML."""
+        raise PageNeedsBrowserError(f"the page {self.read().name} needs a browser to act on it (use the driver auto or browser)")
+
+    def watch(self, seconds: float, since: Page) -> Page:
+        """Ask oTree again for the page after ``seconds``."""
+        time.sleep(seconds)
+        return self._load("GET", self._url, "cannot reload the page")
+
     def wait(self) -> Page:
         """On a wait page: pause, then ask oTree again for the page."""
         time.sleep(self._polls.pause())

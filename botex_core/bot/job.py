@@ -35,6 +35,11 @@ class BotSettings:
     private_parameters: dict[str, Any] = field(default_factory=dict, repr=False)
     wait_timeout: float = 3600.0
     driver: str = "auto"
+    # On an interactive page: seconds between looks when nothing changes, the most LLM calls and
+    # seconds on one page (``botex_core.bot.live``).
+    live_look_seconds: float = 5.0
+    live_max_calls: int = 30
+    live_max_seconds: float = 600.0
     persona: str | None = None
     # A replay of this participant code: requests are answered from its stored exchanges
     # (see ``botex_fleet.replay``); ``strict_replay`` fails the bot on a request they cannot answer.
@@ -54,6 +59,9 @@ class BotSettings:
             "user_prompts": self.user_prompts,
             "wait_timeout": self.wait_timeout,
             "driver": self.driver,
+            "live_look_seconds": self.live_look_seconds,
+            "live_max_calls": self.live_max_calls,
+            "live_max_seconds": self.live_max_seconds,
             "persona": self.persona,
             "replay_of": self.replay_of,
         }

@@ -52,6 +52,27 @@ class Question(BaseModel):
         raise KeyError(label)
 
 
+class ActionKind(str, Enum):
+    """What a participant does with a control of an interactive page."""
+
+    PRESS = "press"  # press a button
+    ENTER = "enter"  # type a value into the button's input, then press the button
+    CHAT = "chat"  # write a message in the page's chat
+
+
+class Action(BaseModel):
+    """One thing a participant can do on an interactive page while it stays open."""
+
+    id: str
+    kind: ActionKind
+    label: str
+    # For ``enter``: what the input asks for, and its bounds (a number input's min and max).
+    input_label: str = ""
+    min: float | None = None
+    max: float | None = None
+    numeric: bool = False
+
+
 class Page(BaseModel):
     """What a bot reads on one page: text, questions, and how to go on."""
 
@@ -63,6 +84,12 @@ class Page(BaseModel):
     has_next_button: bool = False
     is_wait_page: bool = False
     errors: list[str] = Field(default_factory=list)
+    # An interactive page: it talks to the server while open (``liveSend``), or holds oTree's chat;
+    # what the participant can do on it now, and the seconds its timer leaves (read in a browser).
+    live: bool = False
+    chat: bool = False
+    actions: list[Action] = Field(default_factory=list)
+    seconds_left: float | None = None
 
     @property
     def app(self) -> str | None:
@@ -97,6 +124,11 @@ class Page(BaseModel):
             for q in self.questions
         ]
         return self.model_copy(update={"questions": questions})
+
+    @property
+    def interactive(self) -> bool:
+        """A page the participant acts on while it is open, with nothing to answer in a form."""
+        return (self.live or self.chat) and not self.questions
 
     @property
     def has_no_way_on(self) -> bool:

@@ -68,8 +68,9 @@ function wayOn() {
     'button:not([name]):not([type=button]):not([type=reset]):not([type=menu]), input[type=submit], input[type=image]');
 }
 const body = document.querySelector('.otree-body') || document.body;
-// The devserver's debug panel is not part of the experiment.
-const debugPanels = [...document.querySelectorAll('.debug-info')];
+// The devserver's debug panel is not part of the experiment; a timer's ticking is not news (its
+// seconds left are read apart).
+const debugPanels = [...document.querySelectorAll('.debug-info, .otree-timer')];
 debugPanels.forEach((panel) => { panel.dataset.botexDisplay = panel.style.display; panel.style.display = 'none'; });
 const text = body.innerText.trim();
 debugPanels.forEach((panel) => { panel.style.display = panel.dataset.botexDisplay; });
@@ -82,6 +83,55 @@ for (const element of document.querySelectorAll('.form-control-errors, .otree-fo
   const input = field ? field.querySelector('[name]') : null;
   errors.push(input ? `${input.name}: ${message}` : message);
 }
+// An interactive page: live (liveSend) or with oTree's chat. Its actions are the controls a participant
+// uses while it is open; each is marked with data-botex-action (its input with data-botex-input) for act.js.
+const live = document.querySelector('#otree-live') !== null;
+const chatBox = document.querySelector('.otree-chat');
+const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+const actions = [];
+if (live || chatBox) {
+  document.querySelectorAll('[data-botex-action]').forEach((el) => el.removeAttribute('data-botex-action'));
+  document.querySelectorAll('[data-botex-input]').forEach((el) => el.removeAttribute('data-botex-input'));
+  const realForm = document.querySelector('#form');
+  let count = 0;
+  const mark = (element) => { const id = `a${count++}`; element.dataset.botexAction = id; return id; };
+  const typable = (el) => !el.name && !el.disabled && shown(el) && !(chatBox && chatBox.contains(el));
+  const inputFor = (button) => {
+    let scope = button.parentElement;
+    for (let depth = 0; scope && scope !== document.body && depth < 3; depth += 1, scope = scope.parentElement) {
+      const inputs = [...scope.querySelectorAll('input[type=number], input[type=text], input:not([type]), textarea')].filter(typable);
+      if (inputs.length) return inputs[0];
+    }
+    return null;
+  };
+  const inputLabel = (input) => labelFor(input.id) || input.getAttribute('placeholder') || '';
+  if (chatBox) {
+    const input = chatBox.querySelector('.otree-chat__input');
+    const send = chatBox.querySelector('.otree-chat__btn-send');
+    if (input && send && shown(send) && !send.disabled) {
+      input.dataset.botexInput = mark(send);
+      actions.push({id: send.dataset.botexAction, kind: 'chat', label: 'write a message in the chat'});
+    }
+  }
+  for (const button of document.querySelectorAll('button, input[type=button]')) {
+    if (button.disabled || !shown(button) || (chatBox && chatBox.contains(button)) || button.closest('.debug-info')) continue;
+    const type = (button.getAttribute('type') || (button.tagName === 'BUTTON' ? 'submit' : 'button')).toLowerCase();
+    if (realForm && realForm.contains(button) && type === 'submit') continue;  // a choice, or the way on
+    const label = (button.innerText || button.value || '').trim();
+    const input = inputFor(button);
+    const id = mark(button);
+    if (input) {
+      input.dataset.botexInput = id;
+      actions.push({id, kind: 'enter', label, input_label: inputLabel(input), min: number(input.getAttribute('min')),
+                    max: number(input.getAttribute('max')), numeric: input.getAttribute('type') === 'number'});
+    } else {
+      actions.push({id, kind: 'press', label});
+    }
+  }
+}
+const timer = document.querySelector('.otree-timer__time-left');
+const secondsLeft = (timer && shown(timer) && timer.innerText.trim())
+  ? timer.innerText.trim().split(':').reduce((total, part) => total * 60 + Number(part), 0) : null;
 return {
   url: window.location.href,
   title: title ? title.innerText.trim() : document.title,
@@ -90,4 +140,8 @@ return {
   has_next_button: wayOn() !== null,
   is_wait_page: document.querySelector('.otree-wait-page__body') !== null,
   errors: errors,
+  live: live,
+  chat: chatBox !== null,
+  actions: actions,
+  seconds_left: Number.isFinite(secondsLeft) ? secondsLeft : null,
 };

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from botex_core.bot.job import Superseded
 from botex_core.bot.page import Page
 from botex_core.llm.client import Exchange, exchange_request_json
-from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, ledger, session_scope
+from botex_core.store import Answer, BotStatus, Conversation, LiveAction, LLMExchange, ledger, session_scope
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,21 @@ class SubmittedAnswer:
     label: str
     answer: str
     reason: str
+
+
+@dataclass(frozen=True)
+class LiveStep:
+    """One step of a bot on an interactive page: what it did (``press``, ``enter``, ``chat``, ``go_on``,
+    ``wait`` or ``stop``), with which control and value, why, whether the page changed after it, what
+    had changed on the page before it (``news``) and what went wrong (``note``)."""
+
+    action: str
+    label: str | None = None
+    value: str | None = None
+    reason: str | None = None
+    page_changed: bool = False
+    news: str = ""
+    note: str = ""
 
 
 @dataclass
@@ -129,6 +144,20 @@ class BotRecorder:
                 )
                 for item in answers
             )
+
+    def store_action(self, page: Page, step: LiveStep) -> None:
+        """Store one step the bot took on the interactive ``page``.
+
+        Raises:
+            Superseded: Another run took the participant over: nothing is written.
+        """
+        with session_scope(self._db) as session:
+            self._check_lease(session)
+            session.add(LiveAction(
+                session_id=self._key[0], participant_id=self._key[1], app=page.app, page=page.name,
+                page_index=page.index, action=step.action, label=step.label, value=step.value, reason=step.reason,
+                page_changed=int(step.page_changed), news=step.news or None, note=step.note or None,
+            ))
 
     def forget_answers(self, page: Page) -> None:
         """Remove the answers of ``page``: oTree never accepted them."""

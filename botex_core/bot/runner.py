@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from botex_core.bot.dialogue import Dialogue
 from botex_core.bot.driver import Driver, DriverError, OpenDriver
 from botex_core.bot.job import BotOutcome, BotSettings, BotStop, Superseded, Waiting
+from botex_core.bot.live import LiveLimits, LivePage
 from botex_core.bot.page import Page
 from botex_core.bot.prompts import build_prompts
 from botex_core.bot.record import BotRecorder, SubmittedAnswer
@@ -175,6 +176,17 @@ def _play(
         page = _watch(driver, page, wait_rules, _WAIT_PAGE)
         if superseded():
             raise Superseded("lost its lease")
+        if page.interactive:
+            logger.info("%s: page %s is interactive (%d action(s))", name, page.name, len(page.actions))
+            limits = LiveLimits(settings.live_look_seconds, settings.live_max_calls, settings.live_max_seconds,
+                                settings.wait_timeout)
+            after = LivePage(driver, dialogue, recorder, limits, name).play(page, position)
+            recorder.save_conversation(dialogue.messages, settings.bot_parms())
+            if after is None:
+                dialogue.end()
+                return
+            page = after
+            continue
         if page.has_no_way_on:
             if page.app is None and "OutOfRangeNotification" not in page.url:
                 raise BotexError(f"reached a page that is not part of the study: '{page.title}' at {page.url}")

@@ -8,8 +8,9 @@ models cannot produce answers oTree would reject for their form.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -133,3 +134,50 @@ def questions_for_prompt(questions: list[Question]) -> list[dict[str, Any]]:
             item["max"] = question.max
         described.append(item)
     return described
+
+
+CHAT_MESSAGE_MAX = 300
+
+
+@dataclass(frozen=True)
+class LiveOption:
+    """One thing the bot may choose on an interactive page, as the LLM reads it: ``text`` names it
+    (``press 'Add 1'``); ``value`` is what it asks for besides: ``number`` (between ``low`` and
+    ``high`` when given), ``integer``, ``text`` (a chat message), or None."""
+
+    text: str
+    value: str | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+def live_reply_model(options: tuple[LiveOption, ...]) -> type[Reply]:
+    """The reply model of an interactive page that offers ``options``: a summary, a reason and one
+    ``action`` among the options (built once per set of options)."""
+    return _live_reply_model_of(options)
+
+
+@lru_cache(maxsize=1024)
+def _live_reply_model_of(options: tuple[LiveOption, ...]) -> type[Reply]:
+    choices = [
+        create_model(f"Choice{number}", __base__=Reply, do=(Literal[option.text], ...),  # type: ignore[valid-type]
+                     **({"value": (_value_type(option), ...)} if option.value else {}))
+        for number, option in enumerate(options)
+    ]
+    return create_model(
+        "LiveReply",
+        __base__=Reply,
+        summary=(NonEmptyText, ...),
+        reason=(Reason, ...),
+        action=(Union[tuple(choices)] if len(choices) > 1 else choices[0], ...),  # type: ignore[valid-type]
+    )
+
+
+def _value_type(option: LiveOption) -> Any:
+    if option.value == "text":
+        return Annotated[str, Field(min_length=1, max_length=CHAT_MESSAGE_MAX)]
+    low, high = option.low, option.high
+    if option.value == "integer" and low is not None and high is not None and 0 <= high - low <= SMALL_RANGE:
+        return Literal[tuple(range(int(low), int(high) + 1))]  # type: ignore[valid-type]
+    kind = int if option.value == "integer" else float
+    return Annotated[kind, Field(ge=low, le=high)]

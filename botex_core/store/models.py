@@ -167,3 +167,27 @@ class Answer(_BotRecord, Base):
     answer: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LiveAction(_BotRecord, Base):
+    """One thing a bot did on an interactive page (or decided not to do), with its reason."""
+
+    __tablename__ = "live_actions"
+    __table_args__ = (_of_a_participant(),)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    app: Mapped[str | None] = mapped_column(String(200))
+    page: Mapped[str | None] = mapped_column(String(200))
+    page_index: Mapped[int | None] = mapped_column(Integer)
+    # press, enter, chat, go_on, wait, or stop (a limit reached: no more LLM calls on the page)
+    action: Mapped[str] = mapped_column(String(16))
+    # The control's label (a button's text), and what the bot typed or wrote.
+    label: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    # Whether the page showed something new after the action (an answer of the server, a message).
+    page_changed: Mapped[int | None] = mapped_column(Integer)
+    # What had changed on the page since the bot's previous look, as it saw it before deciding.
+    news: Mapped[str | None] = mapped_column(Text)
+    # What went wrong, if anything (the control was gone when the bot used it, no valid reply).
+    note: Mapped[str | None] = mapped_column(Text)

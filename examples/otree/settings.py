@@ -32,6 +32,26 @@ SESSION_CONFIGS = [
         num_demo_participants=1,
     ),
     dict(
+        name="race_game",
+        display_name="Two players: a race to a total in turns, played with live buttons (liveSend)",
+        app_sequence=["race_game"],
+        num_demo_participants=2,
+        race_target=15,
+    ),
+    dict(
+        name="double_auction",
+        display_name="A double auction on a live page: buyers bid, sellers ask, a timed market",
+        app_sequence=["double_auction"],
+        num_demo_participants=4,
+        market_seconds=60,
+    ),
+    dict(
+        name="chat_claim",
+        display_name="Two players: a chat, then each claims part of 100 points",
+        app_sequence=["chat_claim"],
+        num_demo_participants=2,
+    ),
+    dict(
         name="live_price",
         display_name="One player: a page made by JavaScript (a live price and a field filled in by a script)",
         app_sequence=["live_price"],

@@ -48,6 +48,8 @@ def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = N
         return instance_from_schema(schema["anyOf"][0], root, name, fault, rng)
     if "enum" in schema:
         return schema["enum"][len(schema["enum"]) // 2]
+    if "const" in schema:
+        return schema["const"]
     kind = schema.get("type")
     if kind == "object":
         return {
@@ -74,6 +76,48 @@ def instance_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = N
     return text[: schema.get("maxLength", len(text))]
 
 
+WAIT_OPTION = "wait and watch the page"
+GO_ON_PREFIX = "go on"
+NOTHING_DONE = "Your actions on this page so far: none"
+
+
+def live_action(schema: dict[str, Any], prompt: str, policy: str, rng: random.Random) -> dict[str, Any]:
+    """The ``action`` a stand-in participant chooses on an interactive page, from the choices in the
+    reply's schema: with ``act``, it goes on once it has done something on the page, else does one of
+    the page's actions at random (waiting only when there is none); with ``wait``, it always waits; with
+    ``invalid``, it types a value outside the input's bounds where it can."""
+    choices = [_resolved(branch, schema) for branch in schema["properties"]["action"].get("anyOf", [])]
+    choices = choices or [_resolved(schema["properties"]["action"], schema)]
+    named = {choice["properties"]["do"]["const"]: choice for choice in choices}
+    go_on = [name for name in named if name.startswith(GO_ON_PREFIX)]
+    acts = [name for name in named if name != WAIT_OPTION and name not in go_on]
+    if policy == "wait" or not (acts or go_on):
+        chosen = WAIT_OPTION
+    elif go_on and (NOTHING_DONE not in prompt or not acts):
+        chosen = go_on[0]
+    else:
+        chosen = rng.choice(acts)
+    value_schema = named[chosen]["properties"].get("value")
+    action: dict[str, Any] = {"do": chosen}
+    if value_schema is not None:
+        if policy == "invalid" and "maximum" in value_schema:
+            action["value"] = value_schema["maximum"] + 50
+        elif "minimum" in value_schema and "maximum" in value_schema:
+            action["value"] = rng.randint(int(value_schema["minimum"]), int(value_schema["maximum"]))
+        else:
+            action["value"] = instance_from_schema(value_schema, schema, "value", rng=rng)
+    return action
+
+
+def _resolved(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" not in node:
+        return node
+    target = root
+    for part in node["$ref"].lstrip("#/").split("/"):
+        target = target[part]
+    return target
+
+
 class _RoomyHTTPServer(ThreadingHTTPServer):
     """A threading server whose listen queue holds a fleet's worth of connections
     (the default of 5 drops connections when hundreds of bots ask at once)."""
@@ -85,11 +129,14 @@ class FakeLLM:
     """The server: start it, point LiteLLM at ``api_base``, queue faults, read what it saw."""
 
     def __init__(self, latency: float = 0.0, json_object_only: bool = False, host: str = "127.0.0.1", port: int = 0,
-                 random_numbers: bool = False) -> None:
+                 random_numbers: bool = False, live_policy: str = "act") -> None:
         self.latency = latency
         self.json_object_only = json_object_only
         # Bounded numbers drawn at random (each answer its own) instead of the middle of their range.
         self.rng = random.Random() if random_numbers else None
+        # How it plays interactive pages (see :func:`live_action`), with choices of its own.
+        self.live_policy = live_policy
+        self.live_rng = random.Random(7)
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
         self.headers: list[dict[str, str]] = []
@@ -207,6 +254,9 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
         time.sleep(float(fault.get("seconds", 30)))
     with fake._lock:
         reply = instance_from_schema(schema, fault=kind, rng=fake.rng)
+        if "action" in schema.get("properties", {}):
+            prompt = body["messages"][-1].get("content") or ""
+            reply["action"] = live_action(schema, prompt, fake.live_policy, fake.live_rng)
     if kind == "confused":
         reply.update({k: v for k, v in (("confused", True), ("understood", False)) if k in reply})
     content = json.dumps(reply)
@@ -248,8 +298,10 @@ def main() -> None:
     parser.add_argument("--json-object-only", action="store_true")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--live-policy", choices=("act", "wait", "invalid"), default="act")
     arguments = parser.parse_args()
-    server = FakeLLM(arguments.latency, arguments.json_object_only, arguments.host, arguments.port).start()
+    server = FakeLLM(arguments.latency, arguments.json_object_only, arguments.host, arguments.port,
+                     live_policy=arguments.live_policy).start()
     print(server.api_base, flush=True)
     threading.Event().wait()
 

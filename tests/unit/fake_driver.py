@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from botex_core.bot.page import Page, Question, Widget
-from tests.support.fake_llm import instance_from_schema
+from botex_core.bot.page import Action, ActionKind, Page, Question, Widget
+from tests.support.fake_llm import instance_from_schema, live_action
 from tests.unit.completions import reply
 
 LINK = "http://otree.test/InitializeParticipant/bot1"
@@ -20,6 +21,24 @@ def page(name: str, index: int, *, next_button: bool = True, wait: bool = False,
     """An oTree page of the app ``game`` at page index ``index``."""
     return Page(url=f"http://otree.test/p/bot1/game/{name}/{index}", title=name, text=f"The page {name}.",
                 questions=questions or [], has_next_button=next_button, is_wait_page=wait, errors=errors or [])
+
+
+def live_page(name: str, index: int, text: str = "", actions: tuple[Action, ...] = (), next_button: bool = False,
+              chat: bool = False) -> Page:
+    """An interactive page of the app ``game``: live (or with a chat), with ``actions`` offered now."""
+    return page(name, index, next_button=next_button).model_copy(update={
+        "live": not chat, "chat": chat, "actions": list(actions), "text": text or f"The page {name}."})
+
+
+def press(label: str, action_id: str = "a0") -> Action:
+    """A button to press."""
+    return Action(id=action_id, kind=ActionKind.PRESS, label=label)
+
+
+def offer(low: float = 0, high: float = 100, action_id: str = "a1") -> Action:
+    """A number to type, and a button that sends it."""
+    return Action(id=action_id, kind=ActionKind.ENTER, label="Make offer", input_label="Your bid:", min=low, max=high,
+                  numeric=True)
 
 
 def number_question(field_id: str = "give") -> Question:
@@ -36,6 +55,7 @@ class FakeDriver:
     wait_seconds: float = 0.01
     rejected: dict[str, Page] = field(default_factory=dict)
     submitted: list[dict[str, Any]] = field(default_factory=list)
+    acted: list[tuple[str, str | None]] = field(default_factory=list)
     waits: int = 0
     _at: int = 0
 
@@ -55,6 +75,13 @@ class FakeDriver:
         time.sleep(self.wait_seconds)
         return self._next()
 
+    def act(self, action_id: str, value: str | None = None) -> bool:
+        self.acted.append((action_id, value))
+        return True
+
+    def watch(self, seconds: float, since: Page) -> Page:
+        return self.wait()
+
     def leave(self) -> None:
         pass
 
@@ -72,12 +99,18 @@ class FakeDriver:
 
 @dataclass
 class SchemaCompletion:
-    """Answers every request with a reply made from the schema it was sent, and counts them."""
+    """Answers every request with a reply made from the schema it was sent (on an interactive page, an
+    action chosen as the stand-in LLM's ``live_policy`` says), and counts them."""
 
+    live_policy: str = "act"
     requests: list[dict[str, Any]] = field(default_factory=list)
+    rng: random.Random = field(default_factory=lambda: random.Random(3))
 
     def __call__(self, **request: Any) -> Any:
         self.requests.append(request)
         response_format = request["response_format"]
         schema = response_format.get("json_schema", {}).get("schema") or response_format["schema"]
-        return reply(instance_from_schema(schema))
+        content = instance_from_schema(schema)
+        if "action" in schema.get("properties", {}):
+            content["action"] = live_action(schema, request["messages"][-1]["content"], self.live_policy, self.rng)
+        return reply(content)
