@@ -96,6 +96,23 @@ def nparticipants(help_text: str) -> Callable[[FC], FC]:
                         help=f"{help_text} [env OTREE_NPARTICIPANTS; required].")
 
 
+def live_limits(command: FC) -> FC:
+    """The options of the bots' pace on interactive pages (live pages and chats)."""
+    for option in reversed((
+        click.option("--live-look-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+                      help="On a live page or chat: seconds between looks when nothing changes "
+                           "[env BOTEX_LIVE_LOOK_SECONDS; default 5]."),
+        click.option("--live-max-calls", type=click.IntRange(min=0), default=None,
+                     help="The most LLM calls a bot makes on one live page or chat "
+                          "[env BOTEX_LIVE_MAX_CALLS; default 30]."),
+        click.option("--live-max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="The most seconds a bot decides on one live page or chat "
+                          "[env BOTEX_LIVE_MAX_SECONDS; default 600]."),
+    )):
+        command = option(command)
+    return command
+
+
 def require_broker(embedded: bool, why: str) -> None:
     """Stop the command with one line when no fleet broker is configured (``embedded``); ``why`` says
     what needs it."""

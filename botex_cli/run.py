@@ -17,13 +17,13 @@ from botex_cli.progress import check_writable, fail_unless_all_finished, run_bot
 @options.model
 @options.api_base
 @options.driver
+@options.live_limits
 @options.botex_db
 @options.otree_server_url
 @options.otree_rest_key
 @click.option("-o", "--output", type=click.Path(file_okay=False), default="botex-export", show_default=True, help="Folder for the exported data.")
 def run(session_config: str, nparticipants: int, nhumans: int, model: str, api_base: str | None, driver: str | None,
-        botex_db: str,
-        otree_server_url: str, otree_rest_key: str | None, output: str) -> None:
+        botex_db: str, otree_server_url: str, otree_rest_key: str | None, output: str, **live: float | None) -> None:
     """Create a session, run its bots in this process, and export botex and oTree data."""
     import botex_fleet
 
@@ -38,7 +38,7 @@ def run(session_config: str, nparticipants: int, nhumans: int, model: str, api_b
     click.echo(f"session {code}: {nparticipants - nhumans} bot(s)")
     for url in session["human_urls"]:
         click.echo(f"  human: {url}")
-    run_bots_with_progress(code, botex_db, model=model, api_base=api_base, driver=driver)
+    run_bots_with_progress(code, botex_db, model=model, api_base=api_base, driver=driver, **live)
     folder.mkdir(parents=True, exist_ok=True)
     botex_fleet.export_participant_data(str(folder / "botex_participants.csv"), botex_db, code)
     botex_fleet.export_response_data(str(folder / "botex_responses.csv"), botex_db, code)

@@ -36,13 +36,13 @@ def status(session: str | None, botex_db: str, as_json: bool) -> None:
 
 
 def progress_table(label: str, report: dict[str, SessionProgress]) -> list[str]:
-    """A table with a row per entry of ``report`` (its first column headed ``label``):
-    bots by status, pages, answers, LLM calls, tokens and estimated cost."""
+    """A table with a row per entry of ``report`` (its first column headed ``label``): bots by status,
+    pages, answers, actions on interactive pages, LLM calls, tokens and estimated cost."""
     shown = [s for s in STATUSES if s not in OCCASIONAL or any(p.by_status.get(s) for p in report.values())]
     width = max([len(label), *map(len, report)])
     lines = [
         f"{label:<{width}} {'bots':>5} " + " ".join(f"{s:>9}" for s in shown)
-        + f" {'pages':>6} {'answers':>8} {'calls':>6} {'tokens':>9} {'cost $':>9}"
+        + f" {'pages':>6} {'answers':>8} {'actions':>8} {'calls':>6} {'tokens':>9} {'cost $':>9}"
     ]
     for name, progress in report.items():
         counts = " ".join(f"{progress.by_status.get(s, 0):>9}" for s in shown)
@@ -50,6 +50,6 @@ def progress_table(label: str, report: dict[str, SessionProgress]) -> list[str]:
         cost = "n/a" if progress.cost_usd is None else f"{progress.cost_usd:.4f}"
         lines.append(
             f"{name:<{width}} {progress.bots:>5} {counts} {progress.pages:>6} {progress.answers:>8}"
-            f" {progress.llm_calls:>6} {tokens:>9} {cost:>9}"
+            f" {progress.actions:>8} {progress.llm_calls:>6} {tokens:>9} {cost:>9}"
         )
     return lines

@@ -16,19 +16,21 @@ from botex_cli import options
 @options.api_base
 @options.driver
 @options.queue
+@options.live_limits
 @options.botex_db
 @options.otree_server_url
 @options.otree_rest_key
 @click.option("--wait", is_flag=True, help="Show progress until every bot has ended.")
 def submit(session_config: str, nparticipants: int, nhumans: int, sessions: int, model: str, api_base: str | None,
-           driver: str | None, queue: str | None, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
+           driver: str | None, queue: str | None, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool,
+           **live: float | None) -> None:
     """Create sessions and queue one task per bot for the fleet's workers."""
     from botex_fleet import init_otree_session
     from botex_worker.dispatch import check_broker, enqueue, queues_without_workers, session_bots
     from botex_worker.queues import queue_for
     from botex_worker.submission import Submission
 
-    submission = Submission.resolved(driver, queue)
+    submission = Submission.resolved(driver, queue, **live)
     options.require_broker(submission.embedded, "there is no fleet to submit to (use 'botex-cli run')")
     target = queue_for(model, submission.queue)  # an unknown provider stops here, before anything is made
     check_broker()

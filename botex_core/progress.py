@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from botex_core.costs import estimated_cost
-from botex_core.store import Answer, BotStatus, Conversation, LLMExchange, Participant, session_scope
+from botex_core.store import Answer, BotStatus, Conversation, LiveAction, LLMExchange, Participant, session_scope
 from botex_core.store.ledger import lease_lapsed
 
 # Shown for running bots whose lease expired: no run plays them now, and the fleet puts them back.
@@ -30,6 +30,8 @@ class SessionProgress:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
+    # Steps the bots took on interactive pages (live pages and chats).
+    actions: int = 0
 
     @property
     def finished(self) -> int:
@@ -55,14 +57,16 @@ class SessionProgress:
             prompt_tokens=sum(part.prompt_tokens for part in parts),
             completion_tokens=sum(part.completion_tokens for part in parts),
             cost_usd=None if None in costs else sum(c for c in costs if c is not None),
+            actions=sum(part.actions for part in parts),
         )
 
     def line(self) -> str:
         """One line for a terminal."""
         statuses = ", ".join(f"{count} {status}" for status, count in sorted(self.by_status.items()))
         cost = "" if self.cost_usd is None else f" | ~${self.cost_usd:.4f}"
+        actions = f" | live actions {self.actions}" if self.actions else ""
         return (
-            f"bots {self.done}/{self.bots} done ({statuses}) | pages {self.pages} | answers {self.answers} | "
+            f"bots {self.done}/{self.bots} done ({statuses}) | pages {self.pages} | answers {self.answers}{actions} | "
             f"LLM calls {self.llm_calls} | tokens {self.prompt_tokens} in, {self.completion_tokens} out{cost}"
         )
 
@@ -70,18 +74,19 @@ class SessionProgress:
 def session_progress(session_id: str, botex_db: str | None = None) -> SessionProgress:
     """Count the session's bots by status, pages, answers, LLM calls, tokens and their estimated cost."""
     return _progress(botex_db, Participant.session_id == session_id, Answer.session_id == session_id,
-                     LLMExchange.session_id == session_id)
+                     LLMExchange.session_id == session_id, LiveAction.session_id == session_id)
 
 
 def bots_progress(participant_ids: list[str], botex_db: str | None = None) -> SessionProgress:
     """The same counts for some bots (by participant code; oTree's codes are unique across sessions)."""
     return _progress(botex_db, Participant.participant_id.in_(participant_ids),
-                     Answer.participant_id.in_(participant_ids), LLMExchange.participant_id.in_(participant_ids))
+                     Answer.participant_id.in_(participant_ids), LLMExchange.participant_id.in_(participant_ids),
+                     LiveAction.participant_id.in_(participant_ids))
 
 
 def _progress(
     botex_db: str | None, of_participants: ColumnElement[bool], of_answers: ColumnElement[bool],
-    of_exchanges: ColumnElement[bool],
+    of_exchanges: ColumnElement[bool], of_actions: ColumnElement[bool],
 ) -> SessionProgress:
     with session_scope(botex_db) as session:
         statuses = session.execute(
@@ -97,6 +102,7 @@ def _progress(
             )
         )
         answers = session.scalar(select(func.count()).where(of_answers))
+        actions = session.scalar(select(func.count()).where(of_actions, LiveAction.action.not_in(("wait", "stop"))))
         pages = session.scalar(
             select(func.count()).select_from(
                 select(LLMExchange.participant_id, LLMExchange.phase)
@@ -137,6 +143,7 @@ def _progress(
         prompt_tokens=sum(prompt for _, _, prompt, _ in usage),
         completion_tokens=sum(completion for _, _, _, completion in usage),
         cost_usd=None if None in costs else sum(costs),
+        actions=actions or 0,
     )
 
 

@@ -150,7 +150,7 @@ def test_run_status_and_exports_on_one_machine(otree_server: RunningOtree, fake_
     assert expected and progress["cost_usd"] == pytest.approx(expected)
     table = run("botex-cli", "status", env=env, cwd=tmp_path).stdout.splitlines()
     assert table[0].split() == ["session", "bots", "queued", "running", "finished", "failed", "abandoned",
-                                "pages", "answers", "calls", "tokens", "cost", "$"]
+                                "pages", "answers", "actions", "calls", "tokens", "cost", "$"]
     assert table[1].split()[:7] == [session, "2", "0", "0", "2", "0", "0"]
 
     exported = run("botex-cli", "export", "conversations", "conversations.csv", "--session", session, env=env, cwd=tmp_path)
