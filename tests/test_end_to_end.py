@@ -17,6 +17,8 @@ from botex_fleet import (
     export_study,
     init_otree_session,
     normalize_otree_data,
+    read_actions_from_botex_db,
+    read_participants_from_botex_db,
     read_responses_from_botex_db,
     run_bots_on_session,
     run_study,
@@ -24,6 +26,8 @@ from botex_fleet import (
     stop_llamacpp_server,
 )
 from botex_core.llm.gguf import gguf_context_length
+from botex_core.otree.client import OtreeClient
+from botex_core.otree.position import positions_in_export
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM
 from tests.support.processes import browser_processes
@@ -134,3 +138,19 @@ persona = {{ csv = "people.csv", template = "You work as a {{occupation}}." }}
     manifest = json.loads(export_study("local-and-stand-in", tmp_path / "data", botex_db=db).read_text())
     assert set(manifest["models"]) == {"openai/alpha", "openai/beta", "llamacpp"}
     assert manifest["models"]["llamacpp"]["settings"][0]["api_base"] == llamacpp_url
+
+
+@pytest.mark.timeout(1200)
+def test_two_bots_play_a_game_in_turns_to_its_end_on_the_local_model(
+    otree_server: RunningOtree, llamacpp_url: str, sqlite_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "600")
+    session = init_otree_session("race_game", 2, botex_db=sqlite_db, modified_session_config_fields={"race_target": 5})
+    run_bots_on_session(session["session_id"], botex_db=sqlite_db, model="llamacpp", api_base=llamacpp_url,
+                        live_look_seconds=1.0)
+    rows = read_participants_from_botex_db(session["session_id"], sqlite_db)
+    assert [row["status"] for row in rows] == ["finished", "finished"], rows
+    actions = read_actions_from_botex_db(sqlite_db, session["session_id"])
+    assert {a["participant_id"] for a in actions if a["action"] == "press"} == {row["participant_id"] for row in rows}
+    wide = OtreeClient(otree_server.url, otree_server.rest_key).export_wide(session["session_id"])
+    assert all(position.done for position in positions_in_export(wide).values())
