@@ -16,7 +16,14 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from botex_fleet import init_otree_session, read_participants_from_botex_db, read_responses_from_botex_db
+from botex_core.otree.client import OtreeClient
+from botex_core.otree.position import positions_in_export
+from botex_fleet import (
+    init_otree_session,
+    read_actions_from_botex_db,
+    read_participants_from_botex_db,
+    read_responses_from_botex_db,
+)
 from botex_core.store import Participant, get_engine, session_scope
 from tests.conftest import REPO, RunningOtree
 from tests.support.fake_llm import FakeLLM
@@ -120,6 +127,34 @@ def test_a_killed_worker_hands_its_bot_to_another(fleet_env: dict[str, str], wor
         )).scalar()
     assert duplicates == 0
     assert len(read_responses_from_botex_db(fleet_env["BOTEX_DB"], session["session_id"])) == 20
+
+
+def test_a_bot_whose_worker_died_in_a_live_page_comes_back_to_it_and_the_game_ends(
+    fleet_env: dict[str, str], workers: Workers
+) -> None:
+    slow_llm = FakeLLM(latency=0.5).start()
+    db = fleet_env["BOTEX_DB"]
+    try:
+        workers.start("doomed", concurrency=2)
+        session = init_otree_session("race_game", 2, botex_db=db, otree_server_url=fleet_env["OTREE_SERVER_URL"],
+                                     otree_rest_key=fleet_env["OTREE_REST_KEY"])
+        code = session["session_id"]
+        result = cli(fleet_env, "retry", code, "--model", "openai/stand-in", "--api-base", slow_llm.api_base)
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: len([a for a in read_actions_from_botex_db(db, code) if a["action"] == "press"]) >= 2,
+                 120, "the bots did not start the race")
+        workers.kill("doomed")
+        workers.start("rescuer", concurrency=2)
+        wait_for(lambda: all(p["status"] == "finished" for p in read_participants_from_botex_db(code, db)),
+                 180, "the bots were not resumed to the end of the race")
+    finally:
+        slow_llm.stop()
+    rows = read_participants_from_botex_db(code, db)
+    assert all(row["attempts"] == 2 for row in rows)
+    pages = {(a["participant_id"], a["page"]) for a in read_actions_from_botex_db(db, code) if a["action"] == "press"}
+    assert {page for _, page in pages} == {"Race"}
+    positions = positions_in_export(OtreeClient(fleet_env["OTREE_SERVER_URL"], fleet_env["OTREE_REST_KEY"]).export_wide(code))
+    assert all(position.done for position in positions.values())
 
 
 def test_a_duplicate_delivery_does_not_run_a_bot_twice(fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM) -> None:
