@@ -54,6 +54,7 @@ ACTION_COLUMNS = (
     "page_changed",
     "news",
     "note",
+    "reaction_seconds",
 )
 
 
@@ -170,7 +171,8 @@ def read_actions_from_botex_db(botex_db: str | None = None, session_id: str | No
     they took them, with the columns of ``ACTION_COLUMNS``: ``action`` is press, enter, chat, go_on,
     wait or stop (a limit reached); ``label`` the control's text; ``value`` what the bot typed or
     wrote; ``page_changed`` 1 when the page showed something new after it; ``news`` what had changed
-    on the page before the bot decided; ``note`` what went wrong.
+    on the page before the bot decided; ``note`` what went wrong; ``reaction_seconds`` the time from
+    the bot seeing that news to its action.
 
     Args:
         botex_db: Database file or SQLAlchemy URL; defaults to ``BOTEX_DB``.
@@ -186,6 +188,7 @@ def read_actions_from_botex_db(botex_db: str | None = None, session_id: str | No
                 "time": row.created_at.isoformat(sep=" ", timespec="seconds"), "app": row.app, "page": row.page,
                 "page_index": row.page_index, "action": row.action, "label": row.label, "value": row.value,
                 "reason": row.reason, "page_changed": row.page_changed, "news": row.news, "note": row.note,
+                "reaction_seconds": row.reaction_seconds,
             }
             for row in session.scalars(query)
         ]

@@ -62,6 +62,8 @@ class LivePage:
         self._calls = 0
         self._done: list[str] = []
         self._stopped = False
+        # When the bot last saw the page show something new (its reaction counts from there).
+        self._news_seen_at: float | None = None
 
     def play(self, page: Page, position: PositionCheck) -> Page | None:
         """Act on ``page`` until it goes away; return the page that follows, or None when the page
@@ -83,7 +85,7 @@ class LivePage:
                     return None
                 self._give_up_if_quiet(page, quiet_since)
             else:
-                quiet_since = time.monotonic()
+                quiet_since = self._news_seen_at = time.monotonic()
             news, page = _news(page.text, after.text), after
         return page
 
@@ -108,10 +110,12 @@ class LivePage:
             return after
         action = by_text[text]
         done = self._driver.act(action.id, None if value is None else _typed(value))
+        reaction = time.monotonic() - self._news_seen_at if news and self._news_seen_at is not None else None
         after = self._driver.watch(self._limits.look_seconds, page)
         changed = after.url != page.url or after.text != page.text
         self._recorder.store_action(page, LiveStep(action.kind.value, action.label, _shown(value), reason, changed, news,
-                                                   "" if done else "the control was gone when the bot used it"))
+                                                   "" if done else "the control was gone when the bot used it",
+                                                   reaction))
         self._done.append(_described(action, value))
         logger.info("%s: %s on %s", self._name, _described(action, value), page.name)
         return after

@@ -41,6 +41,7 @@ class LiveStep:
     page_changed: bool = False
     news: str = ""
     note: str = ""
+    reaction_seconds: float | None = None
 
 
 @dataclass
@@ -157,6 +158,7 @@ class BotRecorder:
                 session_id=self._key[0], participant_id=self._key[1], app=page.app, page=page.name,
                 page_index=page.index, action=step.action, label=step.label, value=step.value, reason=step.reason,
                 page_changed=int(step.page_changed), news=step.news or None, note=step.note or None,
+                reaction_seconds=step.reaction_seconds,
             ))
 
     def forget_answers(self, page: Page) -> None:

@@ -191,3 +191,5 @@ class LiveAction(_BotRecord, Base):
     news: Mapped[str | None] = mapped_column(Text)
     # What went wrong, if anything (the control was gone when the bot used it, no valid reply).
     note: Mapped[str | None] = mapped_column(Text)
+    # Seconds from the bot seeing news on the page to this step (its reaction), when it saw news.
+    reaction_seconds: Mapped[float | None] = mapped_column(Float)
