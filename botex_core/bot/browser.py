@@ -59,6 +59,9 @@ _ACT = resources.files("botex_core.bot").joinpath("act.js").read_text()
 # How often a bot looks at an interactive page for news while it watches it.
 _LOOK_SECONDS = 0.25
 _QUIET_WAIT_SOCKETS = resources.files("botex_core.bot").joinpath("quiet_wait_sockets.js").read_text()
+_COUNT_CHANGES = resources.files("botex_core.bot").joinpath("count_changes.js").read_text()
+# What a watching bot asks each time: where the tab is, how many changes its page saw, whether it loads.
+_CHANGES = "return [window.location.href, window.__botexChanges || 0, document.readyState];"
 _PAGE_GONE = "return window.__botexMarker === undefined && document.readyState !== 'loading';"
 _NAVIGATE = "window.__botexMarker = arguments[1]; window.location.assign(arguments[0]);"
 _RELOAD = "window.__botexMarker = arguments[0]; window.location.reload();"
@@ -106,7 +109,8 @@ class _Chromium:
             try:
                 self._driver.switch_to.window(self._home)
                 self._driver.switch_to.new_window("tab")
-                self._driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _QUIET_WAIT_SOCKETS})
+                for script in (_QUIET_WAIT_SOCKETS, _COUNT_CHANGES):
+                    self._driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
             except (WebDriverException, HTTPError, OSError) as exc:
                 self._broken = True
                 reason = f"cannot open a tab: {getattr(exc, 'msg', None) or type(exc).__name__}"
@@ -187,13 +191,17 @@ class Browser:
 
     def watch(self, seconds: float, since: Page) -> Page:
         """Look at the open page, without reloading it, until it shows something other than ``since``
-        (news from the server, another participant's move, another page) or ``seconds`` pass."""
+        (news from the server, another participant's move, another page) or ``seconds`` pass.
+
+        Each look asks only how many visible changes the page saw (``count_changes.js``); the page
+        is read whole once that number moves, or at the end."""
         deadline = time.monotonic() + seconds
-        while True:
-            page = self.read()
-            if page.url != since.url or page.text != since.text or time.monotonic() >= deadline:
-                return self._polls.seen(page)
+        while time.monotonic() < deadline:
+            url, changes, state = self._execute_or_fail("cannot look at the page", _CHANGES)
+            if url != since.url or changes != since.revision or state == "loading":
+                break
             time.sleep(_LOOK_SECONDS)
+        return self._polls.seen(self.read())
 
     def wait(self) -> Page:
         """On a wait page: pause, then reload the page and return what oTree shows now."""

@@ -90,6 +90,9 @@ class Page(BaseModel):
     chat: bool = False
     actions: list[Action] = Field(default_factory=list)
     seconds_left: float | None = None
+    # How many visible changes the page had seen when it was read (in a browser): a watching bot
+    # compares it, not the page; not part of what a page is.
+    revision: int = Field(default=0, exclude=True)
 
     @property
     def app(self) -> str | None:

@@ -144,4 +144,5 @@ return {
   chat: chatBox !== null,
   actions: actions,
   seconds_left: Number.isFinite(secondsLeft) ? secondsLeft : null,
+  revision: window.__botexChanges || 0,
 };
