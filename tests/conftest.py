@@ -72,14 +72,22 @@ def otree_server(otree_executable: str, tmp_path_factory: pytest.TempPathFactory
 
 
 UNIT_TESTS = Path(__file__).resolve().parent / "unit"
+# Tests that load the machine for minutes or measure timing (a fleet of their own, a deployment in
+# containers, the local model, the benchmarks' quick forms): run one after another on one test worker
+# while the others share the rest (``pytest -n 2 --dist loadgroup``).
+HEAVY = ("test_deploy_try.py", "test_fault_suite.py", "test_end_to_end.py", "test_multihost.py",
+         "test_scale_quick.py", "test_live_benchmark.py", "test_fleet.py::test_three_workers_hold_one_rate_limit")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Two tiers: ``tests/unit`` runs the logic with fakes in seconds; every other test is ``system``
-    (real oTree, Chromium, Redis, PostgreSQL, worker processes or the local model)."""
+    (real oTree, Chromium, Redis, PostgreSQL, worker processes or the local model); the heavy ones
+    share one test worker."""
     for item in items:
         if UNIT_TESTS not in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.system)
+        if any(heavy in item.nodeid for heavy in HEAVY):
+            item.add_marker(pytest.mark.xdist_group("heavy"))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
