@@ -73,6 +73,9 @@ class StartedServers:
 @click.option("-e", "--export-csv-file", help="CSV file for the bots' answers [asked after the session if missing].")
 @click.option("--driver", type=click.Choice(DRIVERS), help="How the bots see their pages: auto, http or browser [env BOTEX_DRIVER; default auto].")
 @click.option("-x", "--no-throttle", is_flag=True, help="Do not back off and retry when the LLM provider limits the rate.")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True),
+              help="Stop the bots once they spent this many US dollars, at the model's list price [env BOTEX_MAX_COST].")
+@click.option("--max-tokens", type=click.IntRange(min=1), help="Stop the bots once they used this many tokens [env BOTEX_MAX_TOKENS].")
 @click.option("-v", "--verbose", is_flag=True, help="Print botex's log while running.")
 def botex(config: str, ignore: bool, verbose: bool, **options: Any) -> None:
     """Run an oTree session with LLM bots: create it, run the bots, export their answers.
@@ -132,7 +135,8 @@ def _run(answers: Answers, servers: StartedServers, options: dict[str, Any]) -> 
     for url in session["human_urls"]:
         click.echo(f"  human: {url}")
     click.echo(f"monitor: {otree_url}/SessionMonitor/{code}")
-    run_bots_with_progress(code, botex_db, throttle=not options["no_throttle"], driver=options["driver"], **llm)
+    run_bots_with_progress(code, botex_db, throttle=not options["no_throttle"], driver=options["driver"],
+                           max_cost=options["max_cost"], max_tokens=options["max_tokens"], **llm)
     click.echo(f"session {code} done; oTree's data: {otree_url}/SessionData/{code}")
 
     if export_file is None:

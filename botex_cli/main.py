@@ -10,6 +10,7 @@ from botex_cli.errors import BotexGroup
 from botex_cli.export import export
 from botex_cli.flower import flower
 from botex_cli.llamacpp import llamacpp
+from botex_cli.pretest import pretest
 from botex_cli.retry import retry
 from botex_cli.run import run
 from botex_cli.status import status
@@ -29,5 +30,5 @@ def cli(env_file: str) -> None:
         load_botex_env(env_file)
 
 
-for command in (submit, worker, status, retry, run, export, study, llamacpp, flower):
+for command in (submit, worker, status, retry, run, pretest, export, study, llamacpp, flower):
     cli.add_command(command)

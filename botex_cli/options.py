@@ -113,6 +113,15 @@ def live_limits(command: FC) -> FC:
     return command
 
 
+def spend_cap(command: FC) -> FC:
+    """The options of a spend cap for the bots submitted together (a session, a study)."""
+    command = click.option("--max-tokens", type=click.IntRange(min=1), default=None,
+                           help="Stop the bots once they used this many tokens together [env BOTEX_MAX_TOKENS].")(command)
+    return click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=None,
+                        help="Stop the bots once they spent this many US dollars together, at the models' list "
+                             "prices [env BOTEX_MAX_COST].")(command)
+
+
 def require_broker(embedded: bool, why: str) -> None:
     """Stop the command with one line when no fleet broker is configured (``embedded``); ``why`` says
     what needs it."""

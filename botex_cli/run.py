@@ -18,6 +18,7 @@ from botex_cli.progress import check_writable, fail_unless_all_finished, run_bot
 @options.api_base
 @options.driver
 @options.live_limits
+@options.spend_cap
 @options.botex_db
 @options.otree_server_url
 @options.otree_rest_key

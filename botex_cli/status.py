@@ -40,9 +40,11 @@ def progress_table(label: str, report: dict[str, SessionProgress]) -> list[str]:
     pages, answers, actions on interactive pages, LLM calls, tokens and estimated cost."""
     shown = [s for s in STATUSES if s not in OCCASIONAL or any(p.by_status.get(s) for p in report.values())]
     width = max([len(label), *map(len, report)])
+    spending = any(progress.spend for progress in report.values())
     lines = [
         f"{label:<{width}} {'bots':>5} " + " ".join(f"{s:>9}" for s in shown)
         + f" {'pages':>6} {'answers':>8} {'actions':>8} {'calls':>6} {'tokens':>9} {'cost $':>9}"
+        + ("  spent of cap" if spending else "")
     ]
     for name, progress in report.items():
         counts = " ".join(f"{progress.by_status.get(s, 0):>9}" for s in shown)
@@ -51,5 +53,6 @@ def progress_table(label: str, report: dict[str, SessionProgress]) -> list[str]:
         lines.append(
             f"{name:<{width}} {progress.bots:>5} {counts} {progress.pages:>6} {progress.answers:>8}"
             f" {progress.actions:>8} {progress.llm_calls:>6} {tokens:>9} {cost:>9}"
+            + (f"  {progress.spend or '-'}" if spending else "")
         )
     return lines

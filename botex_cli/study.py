@@ -22,10 +22,12 @@ def study() -> None:
 @study.command()
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @options.botex_db
-def plan(study_file: str, botex_db: str) -> None:
+@options.spend_cap
+def plan(study_file: str, botex_db: str, max_cost: float | None, max_tokens: int | None) -> None:
     """Check STUDY_FILE and show its sessions and bots per arm and model, with the LLM calls, tokens
     and cost estimated from the bots of the same session config and model that finished before in
-    the botex database; nothing runs."""
+    the botex database, and whether the estimate passes the spend cap; nothing runs."""
+    from botex_core.settings import BotexSettings, resolve
     from botex_core.study.estimate import estimate_bots
     from botex_core.study.spec import read_study
 
@@ -34,10 +36,12 @@ def plan(study_file: str, botex_db: str) -> None:
     click.echo(f"{'arm':<16} {'session config':<20} {'sessions':>8} {'bots':>5} {'calls':>7} {'tokens in':>10} "
                f"{'tokens out':>10} {'cost $':>9}  model")
     costs: list[float | None] = []
+    tokens: list[float | None] = []
     for arm in spec.arms:
         for model, bots in sorted(arm.bots_by_model().items()):
             guess = estimate_bots(botex_db, arm.session_config, model, bots) if has_store else None
             costs.append(guess.cost_usd if guess else None)
+            tokens.append(guess.prompt_tokens + guess.completion_tokens if guess else None)
             numbers = (f"{guess.llm_calls:>7.0f} {guess.prompt_tokens:>10.0f} {guess.completion_tokens:>10.0f} "
                        f"{_dollars(guess.cost_usd):>9}") if guess else f"{'?':>7} {'?':>10} {'?':>10} {'?':>9}"
             click.echo(f"{arm.name:<16} {arm.session_config:<20} {arm.sessions:>8} {bots:>5} {numbers}  {model}")
@@ -48,6 +52,13 @@ def plan(study_file: str, botex_db: str) -> None:
     if None in costs:
         click.echo("?: no bot of that session config and model finished before in this botex database; "
                    "n/a: LiteLLM has no price for the model", err=True)
+    cap = resolve(BotexSettings, max_cost=max_cost, max_tokens=max_tokens)
+    if cap.max_cost is not None and None not in costs and sum(c for c in costs if c is not None) > cap.max_cost:
+        click.echo(f"warning: the estimated cost passes the cap of ${cap.max_cost:.4f}: the study would stop there",
+                   err=True)
+    if cap.max_tokens is not None and None not in tokens and sum(t for t in tokens if t is not None) > cap.max_tokens:
+        click.echo(f"warning: the estimated tokens pass the cap of {cap.max_tokens}: the study would stop there",
+                   err=True)
 
 
 def _dollars(cost: float | None) -> str:
@@ -59,13 +70,14 @@ def _dollars(cost: float | None) -> str:
 @options.botex_db
 @options.otree_server_url
 @options.otree_rest_key
-def run(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None) -> None:
+@options.spend_cap
+def run(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, **cap: float | None) -> None:
     """Create every session of STUDY_FILE and run all its bots in this process (no servers needed)."""
     from botex_worker.settings import fleet_settings
 
     if not fleet_settings().embedded:
         raise click.ClickException("BOTEX_BROKER_URL is set: submit the study to the fleet with 'botex-cli study submit'")
-    _play(study_file, botex_db, otree_server_url, otree_rest_key, wait=True)
+    _play(study_file, botex_db, otree_server_url, otree_rest_key, True, cap)
 
 
 @study.command()
@@ -74,12 +86,14 @@ def run(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: s
 @options.otree_server_url
 @options.otree_rest_key
 @click.option("--wait", is_flag=True, help="Show progress per arm until every bot has ended.")
-def submit(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
+@options.spend_cap
+def submit(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool,
+           **cap: float | None) -> None:
     """Create every session of STUDY_FILE and put its bots on the fleet's queues (each on its provider's)."""
     from botex_worker.settings import fleet_settings
 
     options.require_broker(fleet_settings().embedded, "there is no fleet to submit to (use 'botex-cli study run')")
-    _play(study_file, botex_db, otree_server_url, otree_rest_key, wait=wait)
+    _play(study_file, botex_db, otree_server_url, otree_rest_key, wait, cap)
 
 
 @study.command()
@@ -168,12 +182,13 @@ def replay(name: str, strict: bool, replay_name: str | None, botex_db: str, otre
     _check_finished(replayed, botex_db)
 
 
-def _play(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool) -> None:
-    """Run or submit the study, with a progress line per arm while it runs."""
+def _play(study_file: str, botex_db: str, otree_server_url: str, otree_rest_key: str | None, wait: bool,
+          cap: dict[str, float | None]) -> None:
+    """Run or submit the study (within the spend ``cap``), with a progress line per arm while it runs."""
     from botex_fleet.studies import run_study
 
     played = _with_progress(botex_db, wait, lambda on_session, on_created: run_study(
-        study_file, botex_db, otree_server_url, otree_rest_key, wait, on_session, on_created))
+        study_file, botex_db, otree_server_url, otree_rest_key, wait, on_session, on_created, **cap))
     if not wait:
         click.echo(f"study {played.name}: {len(played.bots)} bot(s) queued; see 'botex-cli status'")
         return

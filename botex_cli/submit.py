@@ -17,6 +17,7 @@ from botex_cli import options
 @options.driver
 @options.queue
 @options.live_limits
+@options.spend_cap
 @options.botex_db
 @options.otree_server_url
 @options.otree_rest_key

@@ -49,5 +49,9 @@ class OutputError(BotexError, OSError):
     """An output file or folder cannot be written (a read-only folder, a full disk, ...)."""
 
 
+class BudgetReached(BotexError):
+    """The spend cap of a session or study is reached: no further LLM call starts."""
+
+
 class BrokerUnreachableError(BotexError):
     """The fleet's broker (Redis) does not answer."""

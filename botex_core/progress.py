@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from botex_core.costs import estimated_cost
 from botex_core.store import Answer, BotStatus, Conversation, LiveAction, LLMExchange, Participant, session_scope
+from botex_core.store import budgets
 from botex_core.store.ledger import lease_lapsed
 
 # Shown for running bots whose lease expired: no run plays them now, and the fleet puts them back.
@@ -32,6 +33,8 @@ class SessionProgress:
     cost_usd: float | None
     # Steps the bots took on interactive pages (live pages and chats).
     actions: int = 0
+    # What the bots spent against their cap, when they have one.
+    spend: str | None = None
 
     @property
     def finished(self) -> int:
@@ -65,16 +68,25 @@ class SessionProgress:
         statuses = ", ".join(f"{count} {status}" for status, count in sorted(self.by_status.items()))
         cost = "" if self.cost_usd is None else f" | ~${self.cost_usd:.4f}"
         actions = f" | live actions {self.actions}" if self.actions else ""
+        spend = f" | spent {self.spend}" if self.spend else ""
         return (
             f"bots {self.done}/{self.bots} done ({statuses}) | pages {self.pages} | answers {self.answers}{actions} | "
-            f"LLM calls {self.llm_calls} | tokens {self.prompt_tokens} in, {self.completion_tokens} out{cost}"
+            f"LLM calls {self.llm_calls} | tokens {self.prompt_tokens} in, {self.completion_tokens} out{cost}{spend}"
         )
 
 
 def session_progress(session_id: str, botex_db: str | None = None) -> SessionProgress:
-    """Count the session's bots by status, pages, answers, LLM calls, tokens and their estimated cost."""
-    return _progress(botex_db, Participant.session_id == session_id, Answer.session_id == session_id,
-                     LLMExchange.session_id == session_id, LiveAction.session_id == session_id)
+    """Count the session's bots by status, pages, answers, LLM calls, tokens and their estimated cost,
+    and what they spent against their cap (the session's, or its study's)."""
+    counts = _progress(botex_db, Participant.session_id == session_id, Answer.session_id == session_id,
+                       LLMExchange.session_id == session_id, LiveAction.session_id == session_id)
+    with session_scope(botex_db) as session:
+        study = session.scalar(select(Participant.study).where(Participant.session_id == session_id).limit(1))
+    for name in (f"session:{session_id}", f"study:{study}" if study else None):
+        standing = budgets.spend(botex_db, name) if name else None
+        if standing is not None:
+            return replace(counts, spend=standing.describe())
+    return counts
 
 
 def bots_progress(participant_ids: list[str], botex_db: str | None = None) -> SessionProgress:

@@ -63,6 +63,9 @@ class BotexSettings(EnvironmentSettings):
     live_look_seconds: float = Field(default=5.0, gt=0)
     live_max_calls: int = Field(default=30, ge=0)
     live_max_seconds: float = Field(default=600.0, gt=0)
+    # Spend caps of the bots submitted together (a session, a study): dollars at list price, tokens.
+    max_cost: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
     # Completion parameters (JSON) this process adds to every LLM call of its bots, never queued or
     # stored: where credentials in headers or extra_body come from on a fleet.
     llm_parameters: dict[str, Any] = Field(default_factory=dict, repr=False)

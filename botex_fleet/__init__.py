@@ -39,6 +39,7 @@ from botex_core.otree import (
 )
 from botex_core.settings import load_botex_env
 from botex_fleet.bots import run_bots_on_session, run_single_bot
+from botex_fleet.pretest import pretest_report
 from botex_fleet.replay import replay_study
 from botex_fleet.report import study_report
 from botex_fleet.studies import run_study
@@ -70,6 +71,7 @@ __all__ = [
     "load_botex_env",
     "normalize_otree_data",
     "otree_server_is_running",
+    "pretest_report",
     "read_actions_from_botex_db",
     "read_conversations_from_botex_db",
     "read_participants_from_botex_db",

@@ -115,6 +115,8 @@ def run_bots_on_session(
     live_look_seconds: float | None = None,
     live_max_calls: int | None = None,
     live_max_seconds: float | None = None,
+    max_cost: float | None = None,
+    max_tokens: int | None = None,
     **kwargs: Any,
 ) -> None | list[Any]:
     """Run a bot on every bot participant of a session, all at once.
@@ -143,6 +145,11 @@ def run_bots_on_session(
             (live or chat): seconds between looks when nothing changes, and the most
             LLM calls and seconds on one page; default ``BOTEX_LIVE_LOOK_SECONDS`` (5),
             ``BOTEX_LIVE_MAX_CALLS`` (30), ``BOTEX_LIVE_MAX_SECONDS`` (600). Stored with each bot.
+        max_cost, max_tokens: The session's spend cap, in US dollars at the model's list
+            price and in tokens (default ``BOTEX_MAX_COST``, ``BOTEX_MAX_TOKENS``; none).
+            Once the bots' spend reaches it no LLM call starts, bots not yet started do
+            not start, and bots on their way end ``abandoned`` ("budget reached"), their
+            answers kept; a higher cap and ``botex-cli retry`` carry on.
         **kwargs: Passed on to ``litellm.completion``.
 
     Returns:
@@ -154,7 +161,7 @@ def run_bots_on_session(
     """
     db = resolve(BotexSettings, db=botex_db).db
     submission = Submission.resolved(driver, live_look_seconds=live_look_seconds, live_max_calls=live_max_calls,
-                                     live_max_seconds=live_max_seconds)
+                                     live_max_seconds=live_max_seconds, max_cost=max_cost, max_tokens=max_tokens)
     try:
         api_key = _checked_settings(user_prompts, api_key, kwargs)
         bots = session_bots(

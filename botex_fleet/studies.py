@@ -19,7 +19,7 @@ from botex_core.settings import BotexSettings, OtreeSettings, resolve
 from botex_core.store import ledger, utcnow
 from botex_core.study.records import StoredStudy, prompts_sha256, save_study
 from botex_core.study.spec import Arm, Study, assign_personas, read_study, study_from_dict
-from botex_worker.dispatch import check_broker, enqueue, run_in_process, session_bots, wait_until_ended
+from botex_worker.dispatch import check_broker, check_priced, enqueue, run_in_process, session_bots, wait_until_ended
 from botex_worker.queues import queue_for
 from botex_worker.submission import Submission
 
@@ -83,6 +83,8 @@ def run_study(
     wait: bool = True,
     on_session: Callable[[str, str], None] | None = None,
     on_created: Callable[[StudyRun], None] | None = None,
+    max_cost: float | None = None,
+    max_tokens: int | None = None,
 ) -> StudyRun:
     """Create every session of a study and run its bots: in this process, or on the fleet when
     ``BOTEX_BROKER_URL`` is set. The file (or dict) is checked, and the oTree server's session
@@ -97,6 +99,8 @@ def run_study(
         wait: Return when every bot has ended; else once the bots are on their way.
         on_session: Called with the arm and the code of each session as it is created.
         on_created: Called with the run once the sessions exist, before the bots start.
+        max_cost, max_tokens: The study's spend cap, for all its bots together, in US dollars at
+            the models' list prices and in tokens (default ``BOTEX_MAX_COST``, ``BOTEX_MAX_TOKENS``).
 
     Raises:
         ConfigurationError: A mistake in the study, an unknown session config or provider.
@@ -107,8 +111,8 @@ def run_study(
         spec, folder, source = read_study(study), Path(study).parent, Path(study).read_text()
     local = resolve(BotexSettings, db=botex_db)
     otree = resolve(OtreeSettings, server_url=otree_server_url, rest_key=otree_rest_key)
-    submission = Submission.resolved()
-    _check_before_creating(spec, otree.server_url, otree.rest_key, submission.queue)
+    submission = Submission.resolved(max_cost=max_cost, max_tokens=max_tokens)
+    _check_before_creating(spec, otree.server_url, otree.rest_key, submission)
     if not submission.embedded:
         check_broker()
     save_study(local.db, StoredStudy(
@@ -162,12 +166,15 @@ def check_session_configs(configs: list[str], otree_server_url: str, otree_rest_
             )
 
 
-def _check_before_creating(spec: Study, otree_server_url: str, otree_rest_key: str | None, queue: str | None) -> None:
-    """Refuse a study whose session configs the server does not have or whose models no queue takes."""
+def _check_before_creating(spec: Study, otree_server_url: str, otree_rest_key: str | None,
+                           submission: Submission) -> None:
+    """Refuse a study whose session configs the server does not have, whose models no queue takes,
+    or that has a cost cap for a model without a price."""
     check_session_configs([arm.session_config for arm in spec.arms], otree_server_url, otree_rest_key)
     for arm in spec.arms:
         for position in range(arm.bots_per_session):
-            queue_for(arm.spec_of(position).model, queue)
+            queue_for(arm.spec_of(position).model, submission.queue)
+            check_priced(arm.spec_of(position).model, submission)
 
 
 def _new_session(
@@ -180,7 +187,7 @@ def _new_session(
     code = session["session_id"]
     ledger.assign_to_study(botex_db, code, spec.name, arm.name)
     bots = []
-    for position, bot in enumerate(session_bots(code, botex_db, submission)):
+    for position, bot in enumerate(session_bots(code, botex_db, submission, budget=f"study:{spec.name}")):
         bot_spec = arm.spec_of(position)
         bots.append(replace(
             bot, model=bot_spec.model, api_base=bot_spec.api_base, full_conv_history=bot_spec.full_conv_history,

@@ -20,16 +20,18 @@ from sqlalchemy.engine import make_url
 
 from botex_core.bot.job import BotSettings
 from botex_core.bot.prompts import build_prompts
+from botex_core.costs import estimated_cost
 from botex_core.errors import BrokerUnreachableError, ConfigurationError
 from botex_core.llm.credentials import credential_paths, credentials_only, withheld
 from botex_core.otree.links import participant_code
-from botex_core.store import ledger
+from botex_core.settings import DEFAULT_MODEL
+from botex_core.store import budgets, ledger
 from botex_core.store.ledger import QueuedBot, StoredBot
 from botex_worker import keyring
 from botex_worker.app import app
+from botex_worker.message import BotMessage, UnreadableMessage
 from botex_worker.queues import queue_for
 from botex_worker.submission import Submission
-from botex_worker.message import BotMessage, UnreadableMessage
 from botex_worker.tasks import send
 
 logger = logging.getLogger(__name__)
@@ -50,12 +52,18 @@ def session_bots(
     submission: Submission,
     bot_urls: list[str] | None = None,
     already_started: bool = False,
+    budget: str | None = None,
     **settings: Any,
 ) -> list[BotSettings]:
     """The settings of each bot of a session that has to run.
 
     Completion parameters that may hold credentials are kept apart, in ``private_parameters``.
-    The wait timeout and the driver of the ``submission`` travel with the bots, unless given.
+    The wait timeout, the driver and the live limits of the ``submission`` travel with the bots, unless
+    given. With a spend cap in the submission the bots share the budget ``budget`` (default
+    ``session:<code>``), which gets the cap.
+
+    Raises:
+        ConfigurationError: A cost cap for a model LiteLLM has no price for.
     """
     build_prompts(settings.get("user_prompts"))
     completion = settings.get("completion_kwargs") or {}
@@ -65,10 +73,21 @@ def session_bots(
     for name, value in submission.bot_defaults().items():
         if settings.get(name) is None:
             settings[name] = value
+    if submission.capped:
+        settings["budget"] = budget or f"session:{session_id}"
+        check_priced(settings.get("model") or DEFAULT_MODEL, submission)
+        budgets.set_budget(botex_db, settings["budget"], submission.max_cost, submission.max_tokens)
     return [
         BotSettings(url=url, session_id=session_id, participant_id=participant_code(url) or url, botex_db=database, **settings)
         for url in urls
     ]
+
+
+def check_priced(model: str, submission: Submission) -> None:
+    """A cost cap needs the model's price (a local model costs nothing)."""
+    if submission.max_cost is not None and estimated_cost(model, 1000, 1000) is None:
+        raise ConfigurationError(f"LiteLLM has no price for model '{model}': a cost cap cannot be kept "
+                                 "(give a token cap instead)")
 
 
 def enqueue(
@@ -102,8 +121,8 @@ def enqueue_again(
     bots: list[StoredBot], botex_db: str, submission: Submission, model: str | None = None, api_base: str | None = None
 ) -> list[AsyncResult]:
     """Queue stored bots again, each with the settings and queue it was queued with;
-    ``model``, ``api_base`` and the submission's queue replace them when given. A bot never queued
-    gets the submission's settings.
+    ``model``, ``api_base`` and the submission's queue replace them when given, and the submission's
+    spend cap replaces the cap of their budget. A bot never queued gets the submission's settings.
 
     Raises:
         ConfigurationError: A bot's stored message cannot be read (a newer botex-fleet queued it).
@@ -121,7 +140,12 @@ def enqueue_again(
         else:
             [settings], own_queue = session_bots(bot.session_id, botex_db, submission, [bot.url]), None
         settings = replace(settings, **changes)
+        if submission.capped:
+            settings = replace(settings, budget=settings.budget or f"session:{bot.session_id}")
+            check_priced(settings.model, submission)
         messages.append(BotMessage.of(settings, queue or own_queue or queue_for(settings.model), on_fleet=on_fleet))
+    for name in {message.settings.budget for message in messages} if submission.capped else ():
+        budgets.set_budget(botex_db, name, submission.max_cost, submission.max_tokens)
     return _queue(messages, botex_db)
 
 

@@ -23,15 +23,23 @@ class Submission:
     live_look_seconds: float = 5.0
     live_max_calls: int = 30
     live_max_seconds: float = 600.0
+    max_cost: float | None = None
+    max_tokens: int | None = None
 
     @classmethod
-    def resolved(cls, driver: str | None = None, queue: str | None = None, **live: float | None) -> Submission:
-        """The submission of this process: ``driver``, ``queue`` and the ``live_*`` limits if given,
-        else ``BOTEX_DRIVER``, ``BOTEX_QUEUE`` and ``BOTEX_LIVE_*``; ``BOTEX_WAIT_TIMEOUT``; embedded
+    def resolved(cls, driver: str | None = None, queue: str | None = None, **given: float | None) -> Submission:
+        """The submission of this process: ``driver``, ``queue``, the ``live_*`` limits and the
+        ``max_cost``/``max_tokens`` caps if given, else ``BOTEX_DRIVER``, ``BOTEX_QUEUE``,
+        ``BOTEX_LIVE_*``, ``BOTEX_MAX_COST``/``BOTEX_MAX_TOKENS``; ``BOTEX_WAIT_TIMEOUT``; embedded
         unless ``BOTEX_BROKER_URL`` is set."""
-        local, fleet = resolve(BotexSettings, driver=driver, **live), fleet_settings()
+        local, fleet = resolve(BotexSettings, driver=driver, **given), fleet_settings()
         return cls(fleet.embedded, local.wait_timeout, local.driver, queue or fleet.queue, local.live_look_seconds,
-                   local.live_max_calls, local.live_max_seconds)
+                   local.live_max_calls, local.live_max_seconds, local.max_cost, local.max_tokens)
+
+    @property
+    def capped(self) -> bool:
+        """Whether the bots are given a spend cap."""
+        return self.max_cost is not None or self.max_tokens is not None
 
     def bot_defaults(self) -> dict[str, float | int | str]:
         """What travels with each bot unless the bot's own settings say otherwise."""

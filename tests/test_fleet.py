@@ -157,6 +157,36 @@ def test_a_bot_whose_worker_died_in_a_live_page_comes_back_to_it_and_the_game_en
     assert all(position.done for position in positions.values())
 
 
+def test_a_spend_cap_stops_the_fleet_and_a_higher_one_lets_it_finish(
+    fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM
+) -> None:
+    cap = 6000  # a bot of widgets_pair uses about 4,000 tokens of the stand-in
+    for name in ("one", "two"):
+        workers.start(name, concurrency=2)
+    result = cli(fleet_env, "submit", "-s", "widgets_pair", "-p", "2", "--sessions", "2", "--model", "openai/stand-in",
+                 "--api-base", fake_llm.api_base, "--max-tokens", str(cap), "--wait", timeout=240)
+    assert result.returncode == 1, result.stderr  # not every bot finished
+    codes = submitted_sessions(result)
+    reached = next(index for index in range(len(fake_llm.used_tokens)) if sum(fake_llm.used_tokens[:index + 1]) >= cap)
+    after = len(fake_llm.used_tokens) - reached - 1
+    assert after <= 4, f"{after} requests after the cap was reached (at most one in flight per running bot)"
+    rows = [row for code in codes for row in read_participants_from_botex_db(code, fleet_env["BOTEX_DB"])]
+    stopped = [row for row in rows if row["status"] == "abandoned"]
+    assert stopped and all(row["status_reason"].startswith("budget reached: spent ") for row in stopped)
+    assert {row["status"] for row in rows} <= {"finished", "abandoned"}
+    answered_before = {code: len(read_responses_from_botex_db(fleet_env["BOTEX_DB"], code)) for code in codes}
+    status = cli(fleet_env, "status", codes[0]).stdout
+    assert f"of {cap} tokens" in status
+    for code in codes:
+        again = cli(fleet_env, "retry", code, "--max-tokens", "100000")
+        assert again.returncode == 0, again.stderr
+    wait_for(lambda: all(row["status"] == "finished" for code in codes
+                         for row in read_participants_from_botex_db(code, fleet_env["BOTEX_DB"])),
+             240, "the bots did not carry on under the higher cap")
+    for code in codes:
+        assert len(read_responses_from_botex_db(fleet_env["BOTEX_DB"], code)) == 2 * 10 >= answered_before[code]
+
+
 def test_a_duplicate_delivery_does_not_run_a_bot_twice(fleet_env: dict[str, str], workers: Workers, fake_llm: FakeLLM) -> None:
     workers.start("one", concurrency=4)
     session = init_otree_session("widgets_pair", 2, botex_db=fleet_env["BOTEX_DB"],

@@ -38,7 +38,8 @@ def group_is_gone(group: int) -> bool:
 def test_session_configs_list_the_example_apps(otree_server: RunningOtree) -> None:
     configs = {c["name"]: c for c in get_session_configs(otree_server.url, otree_server.rest_key)}
     assert set(configs) == {"widgets_pair", "guess_two_thirds", "contribution_pair", "widgets_then_guess",
-                            "experimenter_paced", "live_price"}
+                            "experimenter_paced", "race_game", "double_auction", "chat_claim", "pretest_trouble",
+                            "live_price"}
     assert configs["widgets_then_guess"]["app_sequence"] == ["widgets_pair", "guess_two_thirds"]
 
 

@@ -40,6 +40,8 @@ class BotSettings:
     live_look_seconds: float = 5.0
     live_max_calls: int = 30
     live_max_seconds: float = 600.0
+    # The spend cap the bot shares (``session:<code>`` or ``study:<name>`` in the store's budgets).
+    budget: str | None = None
     persona: str | None = None
     # A replay of this participant code: requests are answered from its stored exchanges
     # (see ``botex_fleet.replay``); ``strict_replay`` fails the bot on a request they cannot answer.

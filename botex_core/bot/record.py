@@ -13,7 +13,16 @@ from sqlalchemy.orm import Session
 from botex_core.bot.job import Superseded
 from botex_core.bot.page import Page
 from botex_core.llm.client import Exchange, exchange_request_json
-from botex_core.store import Answer, BotStatus, Conversation, LiveAction, LLMExchange, ledger, session_scope
+from botex_core.store import (
+    Answer,
+    BotStatus,
+    Conversation,
+    LiveAction,
+    LLMExchange,
+    Rejection,
+    ledger,
+    session_scope,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +169,14 @@ class BotRecorder:
                 page_changed=int(step.page_changed), news=step.news or None, note=step.note or None,
                 reaction_seconds=step.reaction_seconds,
             ))
+
+    def store_rejection(self, page: Page, attempt: int) -> None:
+        """Store that oTree rejected the answers to ``page`` (shown again with its errors) on try ``attempt``."""
+        errors = page.errors or ["the page did not change after the answers were submitted"]
+        with session_scope(self._db) as session:
+            self._check_lease(session)
+            session.add(Rejection(session_id=self._key[0], participant_id=self._key[1], app=page.app, page=page.name,
+                                  page_index=page.index, attempt=attempt, errors="\n".join(errors)))
 
     def forget_answers(self, page: Page) -> None:
         """Remove the answers of ``page``: oTree never accepted them."""

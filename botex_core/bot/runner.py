@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from botex_core.bot.budget import BudgetKeeper
 from botex_core.bot.dialogue import Dialogue
 from botex_core.bot.driver import Driver, DriverError, OpenDriver
 from botex_core.bot.job import BotOutcome, BotSettings, BotStop, Superseded, Waiting
@@ -19,7 +20,7 @@ from botex_core.bot.page import Page
 from botex_core.bot.prompts import build_prompts
 from botex_core.bot.record import BotRecorder, SubmittedAnswer
 from botex_core.bot.schemas import Reply, form_value
-from botex_core.errors import BotexError, OtreeError, OtreeUnreachableError, StoreUnreachableError
+from botex_core.errors import BotexError, BudgetReached, OtreeError, OtreeUnreachableError, StoreUnreachableError
 from botex_core.llm.client import LLMClient, RateLimiter, RetryPolicy
 from botex_core.otree.position import ParticipantPosition, PositionCheck
 from botex_core.store import BotStatus
@@ -79,6 +80,12 @@ def run_bot(
     """
     prompts = build_prompts(settings.user_prompts)
     recorder = BotRecorder(settings.botex_db, settings.session_id, settings.participant_id, lease_owner)
+    budget = BudgetKeeper(settings.botex_db, settings.budget, settings.model) if settings.budget else None
+    if budget is not None:
+        try:
+            budget.check()  # a bot that has not started does not start once the budget is spent
+        except BudgetReached as exc:
+            return _stopped(exc, recorder, f"bot {settings.participant_id}")
     state = recorder.begin(new_attempt=waiting is None, driver="browser" if settings.driver == "browser" else "http")
     client = LLMClient(
         model=settings.model,
@@ -89,6 +96,7 @@ def run_bot(
         private_parameters=settings.private_parameters,
         retry=retry or RetryPolicy(),
         limiter=limiter,
+        budget=budget,
         cache_namespace=settings.replay_of,
         cache_only=settings.strict_replay,
         completion=completion,
@@ -140,7 +148,7 @@ def _stopped(exc: Exception, recorder: BotRecorder, name: str) -> BotOutcome:
         recorder.end(BotStatus.QUEUED, reason)
         logger.info("%s %s", name, reason)
         return BotOutcome(BotStatus.QUEUED, reason, waiting=exc.waiting)
-    if isinstance(exc, Abandoned):
+    if isinstance(exc, (Abandoned, BudgetReached)):
         recorder.end(BotStatus.ABANDONED, str(exc))
         logger.warning("%s abandoned: %s", name, exc)
         return BotOutcome(BotStatus.ABANDONED, str(exc))
@@ -201,7 +209,7 @@ def _play(
         logger.info("%s: page %s (%d question(s))", name, page.name, len(page.questions))
         reply = dialogue.read_page(page)
         learned_limits: dict[str, int] = {}
-        for _ in range(MAX_REJECTED_SUBMISSIONS + 1):
+        for attempt in range(1, MAX_REJECTED_SUBMISSIONS + 2):
             # Stored before submitting, so that a crash cannot lose an accepted
             # answer; a resubmission of the page replaces them.
             if page.questions:
@@ -209,6 +217,7 @@ def _play(
             next_page = driver.submit(_form_values(page, reply))
             if next_page.url != page.url:
                 break
+            recorder.store_rejection(next_page, attempt)
             learned_limits.update(next_page.max_lengths_from_errors())
             page = next_page.with_max_lengths(learned_limits)
             errors = page.errors or ["the page did not change after the answers were submitted"]

@@ -46,6 +46,16 @@ class RateLimiter(Protocol):
         """The provider answered 429: hold every request of the queue for a while."""
 
 
+class Budget(Protocol):
+    """A spend cap a client stays within: asked before each call, charged after it."""
+
+    def check(self) -> None:
+        """Raise :class:`~botex_core.errors.BudgetReached` when no further call may start."""
+
+    def charge(self, exchange: Exchange) -> None:
+        """Count what ``exchange`` cost."""
+
+
 class LLMFailure(BotexError):
     """The LLM gave no usable completion and retrying cannot help (or retries ran out)."""
 
@@ -112,6 +122,7 @@ class LLMClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     record: Callable[[Exchange], None] = lambda exchange: None
     limiter: RateLimiter | None = None
+    budget: Budget | None = None
     # The call that answers a request: LiteLLM's ``completion`` unless another is given.
     completion: Callable[..., Any] | None = field(default=None, repr=False)
     # A replay: each request is looked up first among the stored answers served for this namespace
@@ -134,6 +145,8 @@ class LLMClient:
             exchange = Exchange(request=self._request(messages, schema, name, withheld(self._parameters)))
             if self.cache_namespace and self._answered_from_replay(request, exchange):
                 return exchange
+            if self.budget is not None:
+                self.budget.check()
             estimate = _estimated_tokens(messages)
             grant = self.limiter.acquire(estimate) if self.limiter else None
             started = time.monotonic()
@@ -174,6 +187,8 @@ class LLMClient:
             exchange.completion_tokens = getattr(usage, "completion_tokens", None)
             if self.limiter:
                 self.limiter.finish(grant, (exchange.prompt_tokens or 0) + (exchange.completion_tokens or 0) or estimate)
+            if self.budget is not None:
+                self.budget.charge(exchange)
             self.record(exchange)
             return exchange
 

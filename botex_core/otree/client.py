@@ -69,6 +69,10 @@ class OtreeClient:
         params = {"session_code": session_code} if session_code else None
         return self._request("GET", "export_wide", params=params).content
 
+    def export_page_times(self) -> bytes:
+        """oTree's CSV of every page each participant completed, with the time (of all sessions)."""
+        return self._request("GET", "export_page_times").content
+
     def _request(
         self,
         method: str,

@@ -8,6 +8,7 @@ from botex_core.store.models import (
     LiveAction,
     LLMExchange,
     Participant,
+    Rejection,
     utcnow,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "LiveAction",
     "LLMExchange",
     "Participant",
+    "Rejection",
     "database_url",
     "dispose_engines",
     "get_engine",

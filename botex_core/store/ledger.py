@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from botex_core.errors import ParticipantNotFoundError
+from botex_core.store.budgets import BUDGET_REACHED
 from botex_core.store.clock import database_now
 from botex_core.store.engine import session_scope
 from botex_core.store.models import BotStatus, Participant, utcnow
@@ -321,11 +322,14 @@ class StoredBot:
 
 
 def unfinished_bots(session_id: str, botex_db: str) -> list[StoredBot]:
-    """The session's bots that may still run (queued, running or failed), in oTree's order."""
+    """The session's bots that may still run (queued, running or failed, and those a budget
+    stopped), in oTree's order."""
+    stopped_by_budget = (Participant.status == BotStatus.ABANDONED.value) & Participant.status_reason.startswith(
+        BUDGET_REACHED)
     query = (
         select(Participant)
         .where(Participant.session_id == session_id, Participant.is_human == 0)
-        .where(Participant.status.is_not(None), Participant.status.not_in(BotStatus.final()))
+        .where(Participant.status.is_not(None), or_(Participant.status.not_in(BotStatus.final()), stopped_by_budget))
         .order_by(Participant.id_in_session, Participant.participant_id)
     )
     with session_scope(botex_db) as session:

@@ -84,6 +84,19 @@ class Participant(Base):
     arm: Mapped[str | None] = mapped_column(String(64))
 
 
+class Budget(Base):
+    """A spend cap and what was spent under it: one per session or study whose bots were given a cap."""
+
+    __tablename__ = "budgets"
+
+    # ``session:<code>`` or ``study:<name>``
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    max_cost: Mapped[float | None] = mapped_column(Float)
+    max_tokens: Mapped[int | None] = mapped_column(Integer)
+    spent_cost: Mapped[float] = mapped_column(Float, default=0.0)
+    spent_tokens: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class StudyRecord(Base):
     """A study as it was started: its file, and what it ran with."""
 
@@ -193,3 +206,18 @@ class LiveAction(_BotRecord, Base):
     note: Mapped[str | None] = mapped_column(Text)
     # Seconds from the bot seeing news on the page to this step (its reaction), when it saw news.
     reaction_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class Rejection(_BotRecord, Base):
+    """oTree rejecting a bot's answers to a page: its messages, and which try of the page it was."""
+
+    __tablename__ = "rejections"
+    __table_args__ = (_of_a_participant(),)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    app: Mapped[str | None] = mapped_column(String(200))
+    page: Mapped[str | None] = mapped_column(String(200))
+    page_index: Mapped[int | None] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer)
+    # oTree's messages, one per line (``field: message`` where oTree names the field).
+    errors: Mapped[str] = mapped_column(Text)

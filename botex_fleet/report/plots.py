@@ -76,3 +76,16 @@ def round_plot(by_round: dict[Group, dict[int, list[float]]], ylabel: str) -> st
     axes.legend(fontsize="small")
     axes.grid(alpha=0.3)
     return _svg_data_url(figure)
+
+
+def counts_plot(counts: dict[str, int], xlabel: str) -> str:
+    """Bars of how often each answer was given (at most the 12 most frequent)."""
+    figure = _figure()
+    axes = figure.add_subplot()
+    shown = sorted(counts.items(), key=lambda item: -item[1])[:12]
+    axes.bar(range(len(shown)), [count for _, count in shown], color="tab:blue")
+    axes.set_xticks(range(len(shown)), [answer[:24] for answer, _ in shown], rotation=15 if len(shown) > 4 else 0)
+    axes.set_xlabel(xlabel[:80])
+    axes.set_ylabel("bots")
+    axes.grid(axis="y", alpha=0.3)
+    return _svg_data_url(figure)

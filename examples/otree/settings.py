@@ -52,6 +52,12 @@ SESSION_CONFIGS = [
         num_demo_participants=2,
     ),
     dict(
+        name="pretest_trouble",
+        display_name="One player: rules that contradict themselves, a field rejected once, a dead end",
+        app_sequence=["pretest_trouble"],
+        num_demo_participants=1,
+    ),
+    dict(
         name="live_price",
         display_name="One player: a page made by JavaScript (a live price and a field filled in by a script)",
         app_sequence=["live_price"],

@@ -129,17 +129,21 @@ class FakeLLM:
     """The server: start it, point LiteLLM at ``api_base``, queue faults, read what it saw."""
 
     def __init__(self, latency: float = 0.0, json_object_only: bool = False, host: str = "127.0.0.1", port: int = 0,
-                 random_numbers: bool = False, live_policy: str = "act") -> None:
+                 random_numbers: bool = False, live_policy: str = "act", confused_by: str | None = None) -> None:
         self.latency = latency
         self.json_object_only = json_object_only
         # Bounded numbers drawn at random (each answer its own) instead of the middle of their range.
         self.rng = random.Random() if random_numbers else None
         # How it plays interactive pages (see :func:`live_action`), with choices of its own.
         self.live_policy = live_policy
+        # A page whose text holds this confuses it: it says so on every try.
+        self.confused_by = confused_by
         self.live_rng = random.Random(7)
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
         self.headers: list[dict[str, str]] = []
+        # The tokens each answered request used, as its reply says, in the order the replies went out.
+        self.used_tokens: list[int] = []
         self.arrivals: list[float] = []
         self._faults: deque[dict[str, Any]] = deque()
         self._lock = threading.Lock()
@@ -257,7 +261,9 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
         if "action" in schema.get("properties", {}):
             prompt = body["messages"][-1].get("content") or ""
             reply["action"] = live_action(schema, prompt, fake.live_policy, fake.live_rng)
-    if kind == "confused":
+    confusing = fake.confused_by is not None and any(fake.confused_by in (message.get("content") or "")
+                                                     for message in body["messages"])
+    if kind == "confused" or confusing:
         reply.update({k: v for k, v in (("confused", True), ("understood", False)) if k in reply})
     content = json.dumps(reply)
     finish_reason = "stop"
@@ -272,6 +278,8 @@ def fake_reply(fake: FakeLLM, handler: Any, body: dict[str, Any]) -> None:
         message = {"role": "assistant", "content": None, "tool_calls": [call]}
         finish_reason = "tool_calls" if finish_reason == "stop" else finish_reason
     prompt = prompt_tokens(body)
+    with fake._lock:
+        fake.used_tokens.append(prompt + len(content) // 4 + 1)
     handler._send(200, {
         "id": f"chatcmpl-{len(fake.requests)}",
         "object": "chat.completion",
