@@ -79,6 +79,7 @@ HEAVY = ("test_deploy_try.py", "test_fault_suite.py", "test_end_to_end.py", "tes
          "test_scale_quick.py", "test_live_benchmark.py", "test_fleet.py::test_three_workers_hold_one_rate_limit")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the groups into node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Two tiers: ``tests/unit`` runs the logic with fakes in seconds; every other test is ``system``
     (real oTree, Chromium, Redis, PostgreSQL, worker processes or the local model); the heavy ones
@@ -88,6 +89,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.system)
         if any(heavy in item.nodeid for heavy in HEAVY):
             item.add_marker(pytest.mark.xdist_group("heavy"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse to run heavy tests side by side: a pytest-xdist worker that did not group them
+    (pytest-xdist#1386) would run two local models or fault suites at once."""
+    if getattr(session.config.option, "loadgroup", False):
+        ungrouped = [item.nodeid for item in session.items
+                     if item.get_closest_marker("xdist_group") and not item.nodeid.endswith("@heavy")]
+        if ungrouped:
+            raise pytest.UsageError(f"pytest-xdist did not group the heavy tests (first: {ungrouped[0]}): "
+                                    "install the pytest that pyproject.toml asks for")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
