@@ -26,9 +26,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from botex_worker.submission import Submission  # noqa: E402
 from tests.support.workers import QUEUE, Workers  # noqa: E402
 
 WORKER_CONCURRENCY = 2
+# The bots of the measurements go to the queue the benchmark's workers take.
+ON_QUEUE = Submission(embedded=False, queue=QUEUE)
 
 
 def configure(redis_url: str, botex_db: str) -> None:
@@ -54,8 +57,9 @@ def enqueue_seconds(count: int) -> tuple[float, float]:
     ledger.add_participants([NewParticipant("bench", "enqbench", url.rsplit("/", 1)[1], False, url, number)
                              for number, url in enumerate(urls, start=1)], os.environ["BOTEX_DB"])
     started = time.perf_counter()
-    bots = session_bots("enqbench", os.environ["BOTEX_DB"], bot_urls=urls, model="openai/stand-in")
-    enqueue(bots, os.environ["BOTEX_DB"], "bench.enqueue")
+    submission = Submission(embedded=False, queue="bench.enqueue")
+    bots = session_bots("enqbench", os.environ["BOTEX_DB"], submission, bot_urls=urls, model="openai/stand-in")
+    enqueue(bots, os.environ["BOTEX_DB"], submission)
     ours = time.perf_counter() - started
     payload = BotMessage.of(bots[0], "bench.plain").task_argument()
     started = time.perf_counter()
@@ -90,9 +94,10 @@ def start_delays(sessions: int, api_base: str) -> tuple[list[float], list[float]
     ours: list[float] = []
     for _ in range(sessions):
         created = botex_fleet.init_otree_session("widgets_pair", 2, botex_db=os.environ["BOTEX_DB"])
-        bots = session_bots(created["session_id"], os.environ["BOTEX_DB"], model="openai/stand-in", api_base=api_base)
+        bots = session_bots(created["session_id"], os.environ["BOTEX_DB"], ON_QUEUE, model="openai/stand-in",
+                            api_base=api_base)
         sent = datetime.now(timezone.utc).replace(tzinfo=None)
-        enqueue(bots, os.environ["BOTEX_DB"], QUEUE)
+        enqueue(bots, os.environ["BOTEX_DB"], ON_QUEUE)
         wait_until_ended(bots, os.environ["BOTEX_DB"])
         with session_scope(os.environ["BOTEX_DB"]) as store:
             for bot in bots:
@@ -116,9 +121,9 @@ def bots_per_minute(workers: Workers, count: int, bots: int, api_base: str, late
     try:
         sessions = [botex_fleet.init_otree_session("widgets_pair", 2, botex_db=os.environ["BOTEX_DB"]) for _ in range(bots // 2)]
         everyone = [bot for created in sessions for bot in session_bots(
-            created["session_id"], os.environ["BOTEX_DB"], model="openai/stand-in", api_base=api_base)]
+            created["session_id"], os.environ["BOTEX_DB"], ON_QUEUE, model="openai/stand-in", api_base=api_base)]
         started = time.monotonic()
-        enqueue(everyone, os.environ["BOTEX_DB"], QUEUE)
+        enqueue(everyone, os.environ["BOTEX_DB"], ON_QUEUE)
         wait_until_ended(everyone, os.environ["BOTEX_DB"])
         minutes = (time.monotonic() - started) / 60
     finally:

@@ -18,7 +18,6 @@ import statistics
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,7 +87,7 @@ def market(bots: int, seconds: int, db: str, llm: FakeLLM, otree_url: str) -> di
     acting = [step for step in steps if step.action in ACTING]
     reactions = sorted(step.reaction_seconds for step in acting if step.reaction_seconds is not None)
     rows = botex_fleet.read_participants_from_botex_db(code, db)
-    positions = positions_in_export(OtreeClient(otree_url, None).export_wide(code))
+    positions = positions_in_export(OtreeClient.resolved(otree_url, None).export_wide(code))
     lived = sum(row["status"] == "finished" and positions[row["participant_id"]].done for row in rows)
     minutes = seconds / 60
     return {

@@ -107,11 +107,14 @@ def run_bots(bots: int, workers: Workers, services: list[int], api_base: str) ->
     import botex_fleet
     from botex_core.progress import session_progress
     from botex_worker.dispatch import enqueue, session_bots, wait_until_ended
+    from botex_worker.submission import Submission
 
     db = os.environ["BOTEX_DB"]
     codes = [botex_fleet.init_otree_session("widgets_pair", size, botex_db=db)["session_id"]
              for size in session_sizes(bots)]
-    everyone = [bot for code in codes for bot in session_bots(code, db, model="openai/stand-in", api_base=api_base)]
+    submission = Submission(embedded=False)
+    everyone = [bot for code in codes for bot in session_bots(code, db, submission, model="openai/stand-in",
+                                                              api_base=api_base)]
     name = f"scale{bots}"
     workers.start(name, concurrency=len(everyone), queues=None)
     workers.wait_ready(name, timeout=120)
@@ -125,7 +128,7 @@ def run_bots(bots: int, workers: Workers, services: list[int], api_base: str) ->
     otree = CpuMeter(services[0])
     started = time.monotonic()
     with worker, everything:
-        enqueue(everyone, db)
+        enqueue(everyone, db, submission)
         wait_until_ended(everyone, db)
     wall = time.monotonic() - started
     otree_cpu = otree.used()
