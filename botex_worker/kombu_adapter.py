@@ -37,7 +37,7 @@ import redis
 from kombu.transport import redis as kombu_redis
 from packaging.specifiers import SpecifierSet
 
-from botex_core.errors import ConfigurationError
+from botex_core.versions import refuse_untested
 
 # The kombu releases whose internals the contract tests have checked (pyproject.toml asks for the same).
 TESTED_KOMBU = SpecifierSet(">=5.7,<5.8")
@@ -101,12 +101,7 @@ def check_version() -> None:
     Raises:
         ConfigurationError: The installed kombu is outside :data:`TESTED_KOMBU`.
     """
-    installed = version("kombu")
-    if installed not in TESTED_KOMBU:
-        raise ConfigurationError(
-            f"kombu {installed} is not a version botex-fleet was tested with ({TESTED_KOMBU}): the fleet reads "
-            "its Redis transport's internals; install a tested kombu (pip install 'kombu{TESTED_KOMBU}')"
-        )
+    refuse_untested("kombu", "kombu", version("kombu"), TESTED_KOMBU, " (the fleet reads its Redis transport's internals)")
 
 
 _connection_parameters = kombu_redis.Channel._connparams

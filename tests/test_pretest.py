@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from sqlalchemy import func, select
 
 from botex_core.store import Rejection, session_scope
 from botex_fleet import init_otree_session, pretest_report, read_participants_from_botex_db, run_bots_on_session
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM
+from tests.support.headless import headless_chromium
 
 pytestmark = pytest.mark.usefixtures("quick_bots")
 
@@ -23,13 +21,7 @@ pytestmark = pytest.mark.usefixtures("quick_bots")
 def shown(path: Path) -> dict[str, Any]:
     """What headless Chromium shows of the report: console messages, images, the flagged pages, and each
     page section's numbers."""
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
+    with headless_chromium() as browser:
         browser.get(path.as_uri())
         return browser.execute_script("""return {
             images: [...document.images].map(i => ({src: i.src.slice(0, 26), width: i.naturalWidth})),
@@ -40,8 +32,6 @@ def shown(path: Path) -> dict[str, Any]:
             pages: Object.fromEntries([...document.querySelectorAll('section[data-page]')].map(s => [s.dataset.page,
                 Object.fromEntries([...s.querySelectorAll('td[data-column]')].map(c => [c.dataset.column, c.textContent]))])),
         }""") | {"console": browser.get_log("browser")}
-    finally:
-        browser.quit()
 
 
 def test_the_pretest_report_flags_exactly_the_troubled_pages(

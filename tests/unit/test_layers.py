@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 LAYERS = ["botex_core", "botex_worker", "botex_fleet", "botex_cli"]

@@ -3,9 +3,6 @@ a page that offers nothing, and what is stored."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from botex_core.bot.job import BotSettings
@@ -13,18 +10,9 @@ from botex_core.bot.page import Action, ActionKind
 from botex_core.bot.runner import run_bot
 from botex_core.llm.client import RetryPolicy
 from botex_core.otree.position import ParticipantPosition
-from botex_core.store import BotStatus, LiveAction, dispose_engines, ledger, session_scope
-from botex_core.store.ledger import NewParticipant
+from botex_core.store import BotStatus, LiveAction, session_scope
 from botex_fleet import read_participants_from_botex_db
 from tests.unit.fake_driver import LINK, FakeDriver, SchemaCompletion, live_page, offer, page, press
-
-
-@pytest.fixture
-def db(tmp_path: Path):
-    path = str(tmp_path / "botex.sqlite3")
-    ledger.add_participants([NewParticipant("game", "s1", "bot1", False, LINK, 1)], path)
-    yield path
-    dispose_engines()
 
 
 def play(db: str, driver: FakeDriver, at: tuple[int, int], policy: str = "act", **limits):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-
-import pytest
 
 from botex_core.bot.http_driver import PageNeedsBrowserError
 from botex_core.bot.job import BotSettings
@@ -13,18 +10,9 @@ from botex_core.bot.runner import run_bot
 from botex_core.errors import OtreeAuthError
 from botex_core.llm.client import RetryPolicy
 from botex_core.otree.position import ParticipantPosition
-from botex_core.store import BotStatus, dispose_engines, ledger
-from botex_core.store.ledger import NewParticipant
+from botex_core.store import BotStatus
 from botex_fleet import read_participants_from_botex_db, read_responses_from_botex_db
 from tests.unit.fake_driver import LINK, FakeDriver, SchemaCompletion, number_question, page
-
-
-@pytest.fixture
-def db(tmp_path: Path):
-    path = str(tmp_path / "botex.sqlite3")
-    ledger.add_participants([NewParticipant("game", "s1", "bot1", False, LINK, 1)], path)
-    yield path
-    dispose_engines()
 
 
 def settings(db: str, wait_timeout: float = 5.0) -> BotSettings:
