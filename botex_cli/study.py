@@ -11,6 +11,7 @@ import click
 from botex_cli import options
 
 if TYPE_CHECKING:
+    from botex_fleet.plan import StudyPlan
     from botex_fleet.studies import StudyRun
 
 
@@ -23,42 +24,61 @@ def study() -> None:
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @options.botex_db
 @options.spend_cap
-def plan(study_file: str, botex_db: str, max_cost: float | None, max_tokens: int | None) -> None:
+@click.option("--dry-run", is_flag=True,
+              help="Estimate every arm by playing one session of it on the oTree server with answers made "
+                   "from the reply schemas (for an experiment never played, or changed since): no LLM is asked, "
+                   "nothing is spent.")
+@options.otree_server_url
+@options.otree_rest_key
+def plan(study_file: str, botex_db: str, max_cost: float | None, max_tokens: int | None, dry_run: bool,
+         otree_server_url: str, otree_rest_key: str | None) -> None:
     """Check STUDY_FILE and show its sessions and bots per arm and model, with the LLM calls, tokens
     and cost estimated from the bots of the same session config and model that finished before in
-    the botex database, and whether the estimate passes the spend cap; nothing runs."""
+    the botex database (or, with --dry-run, from a dry run), and whether the estimate passes the
+    spend cap; nothing is spent."""
     from botex_core.settings import BotexSettings, resolve
-    from botex_core.study.estimate import estimate_bots
-    from botex_core.study.spec import read_study
+    from botex_fleet.plan import plan_study
 
-    spec = read_study(study_file)
-    has_store = "://" in botex_db or Path(botex_db).is_file()
+    planned = plan_study(study_file, botex_db, dry_run, otree_server_url, otree_rest_key,
+                         show=lambda line: click.echo(line, err=True))
     click.echo(f"{'arm':<16} {'session config':<20} {'sessions':>8} {'bots':>5} {'calls':>7} {'tokens in':>10} "
-               f"{'tokens out':>10} {'cost $':>9}  model")
-    costs: list[float | None] = []
-    tokens: list[float | None] = []
-    for arm in spec.arms:
-        for model, bots in sorted(arm.bots_by_model().items()):
-            guess = estimate_bots(botex_db, arm.session_config, model, bots) if has_store else None
-            costs.append(guess.cost_usd if guess else None)
-            tokens.append(guess.prompt_tokens + guess.completion_tokens if guess else None)
-            numbers = (f"{guess.llm_calls:>7.0f} {guess.prompt_tokens:>10.0f} {guess.completion_tokens:>10.0f} "
-                       f"{_dollars(guess.cost_usd):>9}") if guess else f"{'?':>7} {'?':>10} {'?':>10} {'?':>9}"
-            click.echo(f"{arm.name:<16} {arm.session_config:<20} {arm.sessions:>8} {bots:>5} {numbers}  {model}")
-    sessions = sum(arm.sessions for arm in spec.arms)
-    bots = sum(arm.sessions * arm.bots_per_session for arm in spec.arms)
-    total = "unknown" if None in costs else _dollars(sum(c for c in costs if c is not None))
-    click.echo(f"study {spec.name}: {len(spec.arms)} arm(s), {sessions} session(s), {bots} bot(s), estimated cost {total}")
-    if None in costs:
-        click.echo("?: no bot of that session config and model finished before in this botex database; "
-                   "n/a: LiteLLM has no price for the model", err=True)
+               f"{'tokens out':>10} {'cost $':>9}  {'basis':<34} model")
+    for row in planned.rows:
+        guess = row.estimate
+        numbers = (f"{guess.llm_calls:>7.0f} {guess.prompt_tokens:>10.0f} {guess.completion_tokens:>10.0f} "
+                   f"{_dollars(guess.cost_usd):>9}  {guess.basis_text:<34}") if guess else \
+            f"{'?':>7} {'?':>10} {'?':>10} {'?':>9}  {'none':<34}"
+        click.echo(f"{row.arm:<16} {row.session_config:<20} {row.sessions:>8} {row.bots:>5} {numbers} {row.model}")
+    total = "unknown" if planned.tokens is None else _dollars(planned.cost_usd)
+    click.echo(f"study {planned.name}: {len({row.arm for row in planned.rows})} arm(s), "
+               f"{planned.sessions} session(s), {planned.bots} bot(s), estimated cost {total}")
+    for line in _basis_notes(planned):
+        click.echo(line, err=True)
     cap = resolve(BotexSettings, max_cost=max_cost, max_tokens=max_tokens)
-    if cap.max_cost is not None and None not in costs and sum(c for c in costs if c is not None) > cap.max_cost:
-        click.echo(f"warning: the estimated cost passes the cap of ${cap.max_cost:.4f}: the study would stop there",
-                   err=True)
-    if cap.max_tokens is not None and None not in tokens and sum(t for t in tokens if t is not None) > cap.max_tokens:
-        click.echo(f"warning: the estimated tokens pass the cap of {cap.max_tokens}: the study would stop there",
-                   err=True)
+    for warning in planned.passed_caps(cap.max_cost, cap.max_tokens):
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _basis_notes(planned: StudyPlan) -> list[str]:
+    """What each kind of basis in the plan means."""
+    estimates = [row.estimate for row in planned.rows]
+    notes = []
+    if any(guess and not guess.dry_run for guess in estimates):
+        notes.append("earlier bot(s): the averages of the most recent bots of that session config and model "
+                     "that finished in this botex database")
+    if any(guess and guess.dry_run for guess in estimates):
+        notes.append("dry run: one session played with answers made from the reply schemas; its prompt tokens are "
+                     "the real prompts counted with the model's tokenizer, its reply tokens assume replies two "
+                     "fifths of their allowed length, and its calls assume every answer accepted at the first try")
+    if any(guess and guess.retries_of for guess in estimates):
+        notes.append("x retries of N: the dry run's first tries times the calls and tokens the model's N most recent "
+                     "bots in this botex database (any experiment) used over those of their first tries")
+    if None in estimates:
+        notes.append("?: no bot of that session config and model finished before in this botex database "
+                     "(--dry-run estimates it without an LLM)")
+    if any(guess and guess.cost_usd is None for guess in estimates):
+        notes.append("n/a: LiteLLM has no price for the model")
+    return notes
 
 
 def _dollars(cost: float | None) -> str:

@@ -39,6 +39,7 @@ from botex_core.otree import (
 )
 from botex_core.settings import load_botex_env
 from botex_fleet.bots import run_bots_on_session, run_single_bot
+from botex_fleet.plan import plan_study
 from botex_fleet.pretest import pretest_report
 from botex_fleet.replay import replay_study
 from botex_fleet.report import study_report
@@ -71,6 +72,7 @@ __all__ = [
     "load_botex_env",
     "normalize_otree_data",
     "otree_server_is_running",
+    "plan_study",
     "pretest_report",
     "read_actions_from_botex_db",
     "read_conversations_from_botex_db",

@@ -123,7 +123,7 @@ def run_study(
     for arm in spec.arms:
         run.sessions[arm.name] = []
         for personas in assign_personas(arm, folder):
-            code, bots = _new_session(spec, arm, personas, local.db, submission, otree.server_url, otree.rest_key)
+            code, bots = create_arm_session(spec, arm, personas, local.db, submission, otree.server_url, otree.rest_key)
             run.sessions[arm.name].append(code)
             run.bots.extend(bots)
             if on_session:
@@ -177,11 +177,12 @@ def _check_before_creating(spec: Study, otree_server_url: str, otree_rest_key: s
             check_priced(arm.spec_of(position).model, submission)
 
 
-def _new_session(
+def create_arm_session(
     spec: Study, arm: Arm, personas: list[str | None], botex_db: str, submission: Submission, otree_server_url: str,
     otree_rest_key: str | None,
 ) -> tuple[str, list[BotSettings]]:
-    """Create one session of ``arm``; its bots, in oTree's order, with the specs of their positions."""
+    """Create one session of ``arm`` and record its participants in ``botex_db``; return its code and
+    its bots, in oTree's order, with the specs of their positions."""
     session = init_otree_session(arm.session_config, arm.participants, arm.humans, botex_db=botex_db,
                                  otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
     code = session["session_id"]

@@ -2,7 +2,8 @@
 
 It starts the example oTree server and llama.cpp's server with SmolLM2, creates
 a session, runs the bots with a progress display, exports the botex and oTree
-data (wide and normalised) to a folder and prints a summary. With ``--study FILE``
+data (wide and normalised) to a folder and prints a summary; with ``--pretest`` it
+writes the session's pretest report too. With ``--study FILE``
 it runs a study instead (its ``llamacpp`` bots on the demo's llama.cpp server)
 and writes the study's export and HTML report. Run it through
 ``bash scripts/demo.sh``, which sets everything up first.
@@ -46,6 +47,8 @@ def main() -> None:
     parser.add_argument("--study", help="a study file to run instead of one session (for example "
                                         "examples/studies/local_guess.toml); its llamacpp bots use the demo's model")
     parser.add_argument("--slots", type=int, default=4, help="requests the local model serves at once")
+    parser.add_argument("--pretest", action="store_true",
+                        help="also write the pretest report of the session (pretest.html in the output folder)")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -90,7 +93,11 @@ def main() -> None:
         reporter.join()
         minutes = (time.monotonic() - started) / 60
         export(session_id, botex_db, output)
-        summarize(session_id, botex_db, output, minutes)
+        unfinished = summarize(session_id, botex_db, output, minutes)
+        if arguments.pretest:
+            report = botex_fleet.pretest_report(output / "pretest.html", [session_id], botex_db=botex_db)
+            print(f"pretest report: {report}")
+        sys.exit(1 if unfinished else 0)
     finally:
         if llama is not None:
             botex_fleet.stop_llamacpp_server(llama)
@@ -139,7 +146,8 @@ def export(session_id: str, botex_db: str, output: Path) -> None:
     botex_fleet.normalize_otree_data(str(wide), store_as_csv=True, data_exp_path=str(output), exp_prefix="otree")
 
 
-def summarize(session_id: str, botex_db: str, output: Path, minutes: float) -> None:
+def summarize(session_id: str, botex_db: str, output: Path, minutes: float) -> int:
+    """Print the session's summary and where its data is; return how many bots did not finish."""
     progress = session_progress(session_id, botex_db)
     participants = botex_fleet.read_participants_from_botex_db(session_id, botex_db)
     responses = botex_fleet.read_responses_from_botex_db(botex_db, session_id)
@@ -152,8 +160,7 @@ def summarize(session_id: str, botex_db: str, output: Path, minutes: float) -> N
     print(f"\ndata in {output}:")
     for path in sorted(output.glob("*.csv")):
         print(f"  {path.name}")
-    failed = [p for p in participants if p["status"] != "finished"]
-    sys.exit(1 if failed else 0)
+    return sum(1 for p in participants if p["status"] != "finished")
 
 
 if __name__ == "__main__":

@@ -244,7 +244,7 @@ def test_study_plan_shows_the_bots_per_arm_and_model_and_refuses_a_bad_file_in_o
     example = Path(__file__).resolve().parents[1] / "examples" / "studies" / "guess_models.toml"
     shown = run("botex-cli", "study", "plan", str(example), env=clean_env(), cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
-    assert ["three-models", "guess_two_thirds", "2", "2", "?", "?", "?", "?", "llamacpp"] in [
+    assert ["three-models", "guess_two_thirds", "2", "2", "?", "?", "?", "?", "none", "llamacpp"] in [
         line.split() for line in shown.stdout.splitlines()]
     assert shown.stdout.strip().endswith("study guess-models: 2 arm(s), 4 session(s), 12 bot(s), estimated cost unknown")
     bad = tmp_path / "bad.toml"

@@ -17,6 +17,7 @@ from botex_fleet import (
     export_study,
     init_otree_session,
     normalize_otree_data,
+    plan_study,
     read_actions_from_botex_db,
     read_participants_from_botex_db,
     read_responses_from_botex_db,
@@ -28,6 +29,7 @@ from botex_fleet import (
 from botex_core.llm.gguf import gguf_context_length
 from botex_core.otree.client import OtreeClient
 from botex_core.otree.position import positions_in_export
+from botex_core.progress import bots_progress
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM
 from tests.support.processes import browser_processes
@@ -62,7 +64,7 @@ def test_model_metadata_gives_the_context_length(local_model_paths: tuple[str, s
 
 
 @pytest.mark.timeout(1800)
-def test_two_bots_finish_a_session_on_the_local_model(
+def test_two_bots_finish_a_session_on_the_local_model_and_a_dry_run_foresaw_its_prompt_tokens(
     otree_server: RunningOtree, llamacpp_url: str, sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BOTEX_WAIT_TIMEOUT", "600")
@@ -85,6 +87,15 @@ def test_two_bots_finish_a_session_on_the_local_model(
     assert len(tables["player"]) == 2 and all(p["cooperate"] in (0, 1) for p in tables["player"])
     assert (tmp_path / "otree_player.csv").exists()
     assert browser_processes() == before
+
+    # The plan's dry run takes the model's retries from the store, here those of this very run: what
+    # is checked is the dry run's first tries (its prompts, counted with cl100k) against the model's.
+    study = {"name": "pair", "arms": [{"name": "pair", "session_config": "widgets_pair", "participants": 2,
+                                        "bots": {"model": "llamacpp", "api_base": llamacpp_url}}]}
+    estimate = plan_study(study, botex_db=sqlite_db, dry_run=True).rows[0].estimate
+    real = bots_progress(session["participant_code"], sqlite_db)
+    assert estimate is not None and estimate.basis_text == "dry run, 2 bot(s) x retries of 2"
+    assert abs(estimate.prompt_tokens - real.prompt_tokens) <= 0.25 * real.prompt_tokens, (estimate, real)
 
 
 @pytest.mark.timeout(1800)

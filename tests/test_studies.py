@@ -8,15 +8,13 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from sqlalchemy import text
 
 from botex_core.store import get_engine
 from botex_fleet import read_participants_from_botex_db, read_responses_from_botex_db
 from tests.conftest import RunningOtree
 from tests.support.fake_llm import FakeLLM, prompt_tokens
+from tests.support.headless import headless_chromium
 from tests.test_commands import clean_env, otree_sessions, run
 
 STUDY = """
@@ -141,13 +139,7 @@ def test_a_study_runs_every_arm_with_the_models_and_personas_of_its_positions(
 
 def read_report(path: Path) -> dict[str, Any]:
     """What headless Chromium shows of the report: console messages, its images, and its tables' cells."""
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
+    with headless_chromium() as browser:
         browser.get(path.as_uri())
         return {
             "console": browser.get_log("browser"),
@@ -162,8 +154,6 @@ def read_report(path: Path) -> dict[str, Any]:
                 " arm: r.dataset.arm, model: r.dataset.model, cells: Object.fromEntries([...r.querySelectorAll("
                 "'td[data-column], td[data-choice]')].map(c => [c.dataset.column || c.dataset.choice, c.textContent]))}))}))"),
         }
-    finally:
-        browser.quit()
 
 
 def check_report(path: Path, data: Path, manifest: dict[str, Any]) -> None:
@@ -237,6 +227,36 @@ def test_the_plan_estimates_a_study_from_the_bots_that_ran_before_within_a_quart
     counted = sum(prompt_tokens(request) for request in fake_llm.requests[seen:])
     planned_tokens = sum(prompt for prompt, _ in estimate.values())
     assert abs(planned_tokens - counted) <= 0.25 * counted, (planned_tokens, counted)
+
+
+def test_a_dry_run_estimates_a_study_never_played_without_asking_an_llm(
+    otree_server: RunningOtree, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    from botex_core.llm.litellm_adapter import count_tokens
+
+    db = tmp_path / "botex.sqlite3"
+    env = study_env(otree_server, str(db))
+    study = write_study(tmp_path, fake_llm.api_base)
+    sessions_before = len(otree_sessions(otree_server))
+    planned = run("botex-cli", "study", "plan", str(study), "--dry-run", env=env, cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert fake_llm.requests == [], "a dry run asks no LLM"
+    assert not db.exists(), "a dry run stores nothing"
+    assert len(otree_sessions(otree_server)) == sessions_before + 2, "one session per arm"
+    assert "dry run of arm mixed: 3 of 3 bot(s) finished" in planned.stderr
+    rows = [line.split() for line in planned.stdout.splitlines()[1:-1]]
+    assert [(words[0], words[-1], " ".join(words[-5:-1])) for words in rows] == [
+        ("alike", "openai/alpha", "dry run, 3 bot(s)"), ("mixed", "openai/alpha", "dry run, 1 bot(s)"),
+        ("mixed", "openai/beta", "dry run, 1 bot(s)"), ("mixed", "openai/gamma", "dry run, 1 bot(s)")]
+    calls = sum(float(words[4]) for words in rows)
+    prompt = sum(float(words[5]) for words in rows)
+
+    assert run("botex-cli", "study", "run", str(study), env=env, cwd=tmp_path).returncode == 0
+    played = [request for request in fake_llm.requests if request.get("messages")]
+    assert calls == len(played), "the stand-in, like the dry run, has every answer taken at the first try"
+    counted = sum(count_tokens(f"openai/{request['model']}", messages=request["messages"]) for request in played)
+    # The stand-in's summaries, which later prompts carry, have 15 characters; the dry run's have 400.
+    assert counted < prompt <= 1.3 * counted, (prompt, counted)
 
 
 def test_a_study_submitted_to_the_fleet_puts_each_bot_on_its_providers_queue(

@@ -17,8 +17,8 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 
-from botex_core.errors import ConfigurationError
 from botex_core.settings import load_litellm
+from botex_core.versions import refuse_untested
 
 # The LiteLLM releases the contract tests have checked (pyproject.toml asks for the same).
 TESTED_LITELLM = SpecifierSet(">=1.110,<1.111")
@@ -32,12 +32,7 @@ def check_version() -> None:
     Raises:
         ConfigurationError: The installed LiteLLM is outside :data:`TESTED_LITELLM`.
     """
-    installed = version("litellm")
-    if installed not in TESTED_LITELLM:
-        raise ConfigurationError(
-            f"LiteLLM {installed} is not a version botex-fleet was tested with ({TESTED_LITELLM}): "
-            f"install a tested one (pip install 'litellm{TESTED_LITELLM}')"
-        )
+    refuse_untested("LiteLLM", "litellm", version("litellm"), TESTED_LITELLM)
 
 
 @cache
@@ -126,3 +121,22 @@ def cached_answer(answers: Any, request: dict[str, Any], namespace: str) -> tupl
         return None
     choice = litellm().ModelResponse(**kept).choices[0]
     return choice.message.content, choice.finish_reason
+
+
+def count_tokens(model: str, messages: list[dict[str, str]] | None = None, text: str | None = None) -> int:
+    """The tokens of ``messages`` (as a chat request, with its per-message overhead) or of ``text``, counted
+    with ``model``'s tokenizer where LiteLLM knows it, else with OpenAI's cl100k."""
+    if messages is not None:
+        return int(litellm().token_counter(model=model, messages=messages))
+    return int(litellm().token_counter(model=model, text=text or "", count_response_tokens=True))
+
+
+def model_response(model: str, content: str, prompt_tokens: int, completion_tokens: int) -> Any:
+    """A completion as LiteLLM returns it: ``content`` as the reply, with its token counts."""
+    module = litellm()
+    return module.ModelResponse(
+        model=model,
+        choices=[{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        usage=module.Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                           total_tokens=prompt_tokens + completion_tokens),
+    )

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from botex_core.otree.client import OtreeClient
-from botex_core.otree.position import positions_in_export
+from botex_core.otree.position import ParticipantPosition, positions_in_export
 from botex_core.progress import SessionProgress, session_progress
 from botex_core.store import Answer, LLMExchange, Participant, Rejection, session_scope
 
@@ -124,6 +124,7 @@ def read_findings(botex_db: str, codes: list[str], client: OtreeClient) -> Prete
     for code in codes:
         positions.update(positions_in_export(client.export_wide(code)))
     last = max((position.last for participant, position in positions.items() if participant in bots), default=None)
+    _read_current_pages(positions, bots, find)
     ordered = [pages[index] for index in sorted(pages)]
     rounds = {page.round for page in ordered if page.round}
     for page in ordered:
@@ -189,6 +190,15 @@ def _read_page_times(client: OtreeClient, codes: list[str], bots: set[str], find
             page.bots.add(bot)
             if visit.get("is_wait_page") not in ("1", "True"):
                 page.seconds.append(float(visit["epoch_time_completed"]) - float(before["epoch_time_completed"]))
+
+
+def _read_current_pages(positions: dict[str, ParticipantPosition], bots: set[str], find: Any) -> None:
+    """The page oTree has each bot on now: reached, though never completed (a last page, a dead end)."""
+    for participant, position in positions.items():
+        if participant in bots and position.index > 0 and position.page:
+            page = find(position.index)
+            page.app, page.page = page.app or position.app, page.page or position.page
+            page.bots.add(participant)
 
 
 def _read_answers(botex_db: str, codes: list[str], find: Any) -> None:
