@@ -5,14 +5,17 @@ per action, the seconds from a change on the page (another offer, a trade) to
 the bot's next action (median and 95th percentile; the target is 1.5 x the LLM
 latency at the median), Chromium's CPU seconds per bot and minute and its memory
 per bot, and whether every bot lived to the market's end (finished, and oTree
-has it past its last page). The baseline is the LLM latency measured in the same
-run. Run with ``bash benchmarks/run.sh live`` (``--sizes 3 --market 20`` is the
+has it past its last page), and what a minute of the page costs a bot: its LLM
+calls per minute, their tokens (counted with gpt-4o-mini's tokenizer from the real
+prompts; the replies are the stand-in's) and their price at gpt-4o-mini's list
+price. The baseline is the LLM latency measured in the same run. Run with ``bash benchmarks/run.sh live`` (``--sizes 3 --market 20`` is the
 quick form the test suite runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
 import sys
@@ -29,12 +32,16 @@ from sqlalchemy import select  # noqa: E402
 import botex_fleet  # noqa: E402
 from benchmarks.example_otree import start_example_otree  # noqa: E402
 from benchmarks.process_tree import pss_mb  # noqa: E402
+from botex_core.costs import estimated_cost  # noqa: E402
+from botex_core.llm.litellm_adapter import count_tokens  # noqa: E402
 from botex_core.otree.client import OtreeClient  # noqa: E402
 from botex_core.otree.position import positions_in_export  # noqa: E402
 from botex_core.store import LLMExchange, LiveAction, session_scope  # noqa: E402
 from tests.support.fake_llm import FakeLLM  # noqa: E402
 
 ACTING = ("press", "enter", "chat", "go_on")
+# The model whose tokenizer and list price give a minute of the live page its cost.
+PRICED_AS = "gpt-4o-mini"
 
 
 class ChromiumLoad:
@@ -90,8 +97,14 @@ def market(bots: int, seconds: int, db: str, llm: FakeLLM, otree_url: str) -> di
     positions = positions_in_export(OtreeClient.resolved(otree_url, None).export_wide(code))
     lived = sum(row["status"] == "finished" and positions[row["participant_id"]].done for row in rows)
     minutes = seconds / 60
+    prompt = sum(count_tokens(PRICED_AS, messages=json.loads(call.request)["messages"]) for call in live_calls)
+    completion = sum(count_tokens(PRICED_AS, text=call.response or "") for call in live_calls)
     return {
         "actions_per_minute": len(acting) / bots / minutes,
+        "calls_per_minute": len(live_calls) / bots / minutes,
+        "prompt_per_call": prompt / max(len(live_calls), 1),
+        "completion_per_call": completion / max(len(live_calls), 1),
+        "cost_per_minute": (estimated_cost(PRICED_AS, prompt, completion) or 0.0) / bots / minutes,
         "calls_per_action": len(live_calls) / max(len(acting), 1),
         "reaction_median": statistics.median(reactions) if reactions else float("nan"),
         "reaction_p95": reactions[int(0.95 * (len(reactions) - 1))] if reactions else float("nan"),
@@ -123,12 +136,14 @@ def main() -> int:
     latency = statistics.median(llm_latencies(workspace)) if llm_latencies(workspace) else arguments.latency
     print(f"\nstand-in LLM: {latency:.2f} s per call (median, measured); market open {arguments.market} s")
     print("| bots | actions/min per bot | LLM calls per action | reaction median | ratio to LLM latency | reaction p95 "
-          "| Chromium CPU s per bot-minute | Chromium MB per bot | lived to the market's end |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| Chromium CPU s per bot-minute | Chromium MB per bot | lived to the market's end "
+          f"| LLM calls/min per bot | tokens per call in, out | $ per bot-minute as {PRICED_AS} |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(f"| {r['bots']} | {r['actions_per_minute']:.1f} | {r['calls_per_action']:.2f} | {r['reaction_median']:.2f} s "
               f"| {r['reaction_median'] / latency:.2f} | {r['reaction_p95']:.2f} s | {r['chromium_cpu_per_bot_minute']:.1f} "
-              f"| {r['chromium_mb_per_bot']:.0f} | {r['lived_to_the_end']}/{r['bots']} |")
+              f"| {r['chromium_mb_per_bot']:.0f} | {r['lived_to_the_end']}/{r['bots']} | {r['calls_per_minute']:.1f} "
+              f"| {r['prompt_per_call']:.0f}, {r['completion_per_call']:.0f} | {r['cost_per_minute']:.5f} |")
     return 0 if all(r["lived_to_the_end"] == r["bots"] for r in results) else 1
 
 
