@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -167,9 +169,18 @@ def test_a_spend_cap_stops_the_fleet_and_a_higher_one_lets_it_finish(
                  "--api-base", fake_llm.api_base, "--max-tokens", str(cap), "--wait", timeout=240)
     assert result.returncode == 1, result.stderr  # not every bot finished
     codes = submitted_sessions(result)
-    reached = next(index for index in range(len(fake_llm.used_tokens)) if sum(fake_llm.used_tokens[:index + 1]) >= cap)
-    after = len(fake_llm.used_tokens) - reached - 1
-    assert after <= 4, f"{after} requests after the cap was reached (at most one in flight per running bot)"
+    # When the store's account reached the cap: no request may arrive after it but those of bots
+    # that had passed the check already, at most one per running bot (4).
+    with get_engine(fleet_env["BOTEX_DB"]).connect() as connection:
+        charged = connection.execute(text(
+            "SELECT prompt_tokens + completion_tokens, created_at FROM llm_exchanges "
+            "WHERE prompt_tokens IS NOT NULL ORDER BY created_at, id")).all()
+    totals = itertools.accumulate(tokens for tokens, _ in charged)
+    created = next(created for total, (_, created) in zip(totals, charged) if total >= cap)
+    reached = created if isinstance(created, datetime) else datetime.fromisoformat(str(created))
+    reached_epoch = reached.replace(tzinfo=timezone.utc).timestamp()
+    after = sum(arrival > reached_epoch for arrival in fake_llm.arrivals)
+    assert after <= 4, f"{after} requests arrived after the cap was reached (at most one per running bot)"
     rows = [row for code in codes for row in read_participants_from_botex_db(code, fleet_env["BOTEX_DB"])]
     stopped = [row for row in rows if row["status"] == "abandoned"]
     assert stopped and all(row["status_reason"].startswith("budget reached: spent ") for row in stopped)
