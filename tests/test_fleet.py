@@ -143,8 +143,10 @@ def test_a_bot_whose_worker_died_in_a_live_page_comes_back_to_it_and_the_game_en
         code = session["session_id"]
         result = cli(fleet_env, "retry", code, "--model", "openai/stand-in", "--api-base", slow_llm.api_base)
         assert result.returncode == 0, result.stderr
-        wait_for(lambda: len([a for a in read_actions_from_botex_db(db, code) if a["action"] == "press"]) >= 2,
-                 120, "the bots did not start the race")
+        def both_pressed() -> bool:
+            return len({a["participant_id"] for a in read_actions_from_botex_db(db, code) if a["action"] == "press"}) == 2
+
+        wait_for(both_pressed, 120, "the bots did not both act in the race before their worker died")
         workers.kill("doomed")
         workers.start("rescuer", concurrency=2)
         wait_for(lambda: all(p["status"] == "finished" for p in read_participants_from_botex_db(code, db)),
@@ -152,7 +154,7 @@ def test_a_bot_whose_worker_died_in_a_live_page_comes_back_to_it_and_the_game_en
     finally:
         slow_llm.stop()
     rows = read_participants_from_botex_db(code, db)
-    assert all(row["attempts"] == 2 for row in rows)
+    assert [(row["attempts"], row["status_reason"]) for row in rows] == [(2, None)] * 2
     pages = {(a["participant_id"], a["page"]) for a in read_actions_from_botex_db(db, code) if a["action"] == "press"}
     assert {page for _, page in pages} == {"Race"}
     positions = positions_in_export(OtreeClient(fleet_env["OTREE_SERVER_URL"], fleet_env["OTREE_REST_KEY"]).export_wide(code))
