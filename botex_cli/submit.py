@@ -40,7 +40,9 @@ def submit(session_config: str, nparticipants: int, nhumans: int, sessions: int,
         created = init_otree_session(session_config, nparticipants, nhumans, botex_db=botex_db,
                                      otree_server_url=otree_server_url, otree_rest_key=otree_rest_key)
         codes.append(created["session_id"])
-        bots = session_bots(created["session_id"], botex_db, submission, model=model, api_base=api_base)
+        # The sessions submitted together share one spend cap, named after the first.
+        bots = session_bots(created["session_id"], botex_db, submission, model=model, api_base=api_base,
+                            budget=f"session:{codes[0]}")
         enqueue(bots, botex_db, submission)
         click.echo(f"session {created['session_id']}: {len(bots)} bot(s) queued")
         for url in created["human_urls"]:

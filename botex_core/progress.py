@@ -80,13 +80,27 @@ def session_progress(session_id: str, botex_db: str | None = None) -> SessionPro
     and what they spent against their cap (the session's, or its study's)."""
     counts = _progress(botex_db, Participant.session_id == session_id, Answer.session_id == session_id,
                        LLMExchange.session_id == session_id, LiveAction.session_id == session_id)
-    with session_scope(botex_db) as session:
-        study = session.scalar(select(Participant.study).where(Participant.session_id == session_id).limit(1))
-    for name in (f"session:{session_id}", f"study:{study}" if study else None):
-        standing = budgets.spend(botex_db, name) if name else None
+    for name in _budget_names(session_id, botex_db):
+        standing = budgets.spend(botex_db, name)
         if standing is not None:
             return replace(counts, spend=standing.describe())
     return counts
+
+
+def _budget_names(session_id: str, botex_db: str | None) -> list[str]:
+    """The budgets a session's bots may spend from: the one they were queued with (a submission of
+    several sessions shares one), then the session's own and its study's."""
+    with session_scope(botex_db) as session:
+        study, stored = session.execute(
+            select(Participant.study, Participant.bot_settings).where(Participant.session_id == session_id)
+            .order_by(Participant.bot_settings.is_(None)).limit(1)
+        ).first() or (None, None)
+    try:
+        queued_with = json.loads(stored)["settings"].get("budget") if stored else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        queued_with = None
+    names = [queued_with, f"session:{session_id}", f"study:{study}" if study else None]
+    return [name for name in dict.fromkeys(names) if name]
 
 
 def bots_progress(participant_ids: list[str], botex_db: str | None = None) -> SessionProgress:

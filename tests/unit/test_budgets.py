@@ -13,9 +13,11 @@ from botex_core.errors import ConfigurationError
 from botex_core.llm.client import RetryPolicy
 from botex_core.otree.position import ParticipantPosition
 from botex_core.store import BotStatus, budgets, dispose_engines, ledger
-from botex_core.store.ledger import NewParticipant
+from botex_core.progress import session_progress
+from botex_core.store.ledger import NewParticipant, QueuedBot
 from botex_fleet import read_participants_from_botex_db
 from botex_worker.dispatch import session_bots
+from botex_worker.message import BotMessage
 from botex_worker.submission import Submission
 from tests.unit.fake_driver import FakeDriver, SchemaCompletion, number_question, page
 
@@ -65,3 +67,16 @@ def test_a_submission_with_a_cap_gives_the_session_its_budget_and_refuses_a_cost
     assert budgets.spend(db, "session:s1").max_cost == 0.5
     with pytest.raises(ConfigurationError, match="LiteLLM has no price for model 'openai/no-such-model'"):
         session_bots("s1", db, capped, model="openai/no-such-model")
+
+
+def test_sessions_submitted_together_share_one_budget_and_each_shows_its_spend(db: str) -> None:
+    ledger.add_participants([NewParticipant("game", "s2", "c1", False, "http://otree.test/InitializeParticipant/c1", 1)], db)
+    capped = Submission(embedded=True, max_tokens=1000)
+    for session_id in ("s1", "s2"):
+        bots = session_bots(session_id, db, capped, model="openai/fake", budget="session:s1")
+        ledger.mark_queued(db, session_id, {bot.participant_id: QueuedBot(BotMessage.of(bot, "botex.openai").stored(),
+                                                                          bot.model) for bot in bots})
+        assert {bot.budget for bot in bots} == {"session:s1"}
+    budgets.charge(db, "session:s1", 0.0, 400)
+    assert budgets.spend(db, "session:s2") is None  # no budget of its own: the submission's is the one
+    assert session_progress("s2", db).spend == session_progress("s1", db).spend == "400 of 1000 tokens"
