@@ -11,9 +11,15 @@ started, oTree, PostgreSQL and Redis included). Baselines: the ideal, a
 fleet whose only cost is waiting for the LLM (each bot's pages in the time of
 its LLM calls, LLM calls per bot x latency), and, measured in the same run, a
 plain scripted HTTP client playing as many participants at once with no
-pauses at all: oTree's own page throughput on this machine.
+pauses at all: oTree's own page throughput on this machine. Beside oTree's CPU
+per page it prints the worker's: what a bot page costs the fleet against what
+it costs the server.
 
-Run with ``bash benchmarks/run.sh scale`` (``--sizes 100,300,1000``, ``--latency 10``).
+Run with ``bash benchmarks/run.sh scale`` (``--sizes 100,300,1000``, ``--latency 10``);
+``--pinned`` puts oTree on the first core and everything else (worker, stand-in
+LLM, Redis, PostgreSQL, the plain client) on the second, so that both the bots
+and the plain client meet the same one-core oTree; ``--profile FOLDER`` samples
+the worker with py-spy and prints where its CPU goes.
 """
 
 from __future__ import annotations
@@ -24,13 +30,17 @@ import os
 import signal
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_services import fleet_services  # noqa: E402
+from benchmarks.cpu_profile import print_shares, recording  # noqa: E402
 from benchmarks.process_tree import SessionSampler  # noqa: E402
 from tests.support.http_player import play_session  # noqa: E402
 from tests.support.services import PostgresCluster  # noqa: E402
@@ -40,6 +50,7 @@ PARTICIPANTS_PER_SESSION = 100
 # The pages a participant of widgets_pair reads (its two wait pages not counted):
 # Introduction, Questionnaire, Decision, Results, Goodbye.
 PAGES_PER_PARTICIPANT = 5
+OTREE_CORE, FLEET_CORE = 0, 1
 PLAIN_ANSWERS = {
     "nickname": "Ann", "motivation": "Curious.", "age": "30", "expected_share": "0.5",
     "likes_puzzles": "True", "favourite_colour": "Red", "risk_attitude": "2", "trust": "3",
@@ -58,6 +69,7 @@ class Run:
     worker_mb: float
     all_mb: float
     otree_cpu_seconds: float
+    worker_cpu_seconds: float
     plain_pages_per_second: float = 0.0
     plain_otree_cpu_seconds: float = 0.0
 
@@ -70,6 +82,11 @@ class Run:
     def otree_ms_per_page(self) -> float:
         """oTree's CPU time per page the bots read (wait pages asked again included)."""
         return 1000 * self.otree_cpu_seconds / (self.finished * PAGES_PER_PARTICIPANT or 1)
+
+    @property
+    def worker_ms_per_page(self) -> float:
+        """The worker's CPU time per page the bots read."""
+        return 1000 * self.worker_cpu_seconds / (self.finished * PAGES_PER_PARTICIPANT or 1)
 
     @property
     def plain_otree_ms_per_page(self) -> float:
@@ -102,8 +119,9 @@ class CpuMeter:
         return self._sampler.cpu_seconds - self._start
 
 
-def run_bots(bots: int, workers: Workers, services: list[int], api_base: str) -> Run:
-    """Play ``bots`` concurrent bots in one new worker, sampling its memory and that of ``services`` (pids)."""
+def run_bots(bots: int, workers: Workers, services: list[int], api_base: str, profile: Path | None) -> Run:
+    """Play ``bots`` concurrent bots in one new worker, sampling its memory and that of ``services`` (pids),
+    and its stacks into ``profile`` when given."""
     import botex_fleet
     from botex_core.progress import session_progress
     from botex_worker.dispatch import enqueue, session_bots, wait_until_ended
@@ -125,17 +143,18 @@ def run_bots(bots: int, workers: Workers, services: list[int], api_base: str) ->
         if os.getsid(pid) != os.getsid(0):
             everything.sessions.add(os.getsid(pid))
         everything.pids.add(pid)
-    otree = CpuMeter(services[0])
+    worker_pid = workers.processes[name].pid
+    otree, worker_cpu = CpuMeter(services[0]), CpuMeter(worker_pid)
     started = time.monotonic()
-    with worker, everything:
+    with worker, everything, recording(worker_pid, profile) if profile else nullcontext():
         enqueue(everyone, db, submission)
         wait_until_ended(everyone, db)
     wall = time.monotonic() - started
-    otree_cpu = otree.used()
+    otree_cpu, worker_cpu_seconds = otree.used(), worker_cpu.used()
     workers.stop_all()
     progress = [session_progress(code, db) for code in codes]
     return Run(len(everyone), sum(p.finished for p in progress), wall, sum(p.llm_calls for p in progress),
-               worker.peak_mb, everything.peak_mb, otree_cpu)
+               worker.peak_mb, everything.peak_mb, otree_cpu, worker_cpu_seconds)
 
 
 def play_plainly(run: Run, otree_pid: int) -> None:
@@ -156,10 +175,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,300,1000", help="concurrent bots per run")
     parser.add_argument("--latency", type=float, default=10.0, help="seconds per stand-in LLM call")
+    parser.add_argument("--pinned", action="store_true", help="oTree on the first core, everything else on the second")
+    parser.add_argument("--profile", type=Path, metavar="FOLDER", help="sample the worker with py-spy into FOLDER")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if arguments.pinned:
+        os.sched_setaffinity(0, {FLEET_CORE})  # what this process starts from now on inherits it
+    if arguments.profile:
+        arguments.profile.mkdir(parents=True, exist_ok=True)
     runs = []
     with fleet_services("botex-scale-", arguments.latency) as services:
+        if arguments.pinned:
+            pin_session(services.otree.pid, OTREE_CORE)
         os.environ.update({
             "BOTEX_BROKER_URL": services.redis.url, "BOTEX_DB": services.postgres.create_database("scale"),
             "OPENAI_API_KEY": "sk-scale", "BOTEX_VISIBILITY_TIMEOUT": "3600", "BOTEX_WAIT_TIMEOUT": "1800",
@@ -172,17 +199,32 @@ def main() -> None:
         pids = [services.otree.pid, services.redis.process.pid, postgres_pid(services.postgres)]
         try:
             for bots in (int(size) for size in arguments.sizes.split(",")):
-                run = run_bots(bots, workers, pids, services.llm.api_base)
+                profile = arguments.profile / f"worker-{bots}-bots.txt" if arguments.profile else None
+                run = run_bots(bots, workers, pids, services.llm.api_base, profile)
                 play_plainly(run, services.otree.pid)
                 runs.append(run)
                 print(f"{run.bots} bots: {run.finished} finished in {run.wall_seconds:.0f} s, "
                       f"{run.pages_per_second:.1f} pages/s (ideal {run.ideal_pages_per_second(arguments.latency):.1f}, "
                       f"plain client {run.plain_pages_per_second:.1f}), worker {run.worker_mb / run.bots:.1f} MB per bot, "
-                      f"oTree {run.otree_ms_per_page:.0f} ms CPU per page (plain client {run.plain_otree_ms_per_page:.0f})",
-                      flush=True)
+                      f"oTree {run.otree_ms_per_page:.0f} ms CPU per page (plain client {run.plain_otree_ms_per_page:.0f}), "
+                      f"worker {run.worker_ms_per_page:.0f} ms CPU per page", flush=True)
+                if profile:
+                    print_shares(f"Where the worker's CPU went, {bots} bots", profile)
         finally:
             workers.stop_all()
-    print_table(runs, arguments.latency)
+    print_table(runs, arguments.latency, arguments.pinned)
+
+
+def pin_session(pid: int, core: int) -> None:
+    """Put every thread of every process in ``pid``'s session (``setsid``) on one core."""
+    session = os.getsid(pid)
+    for process in psutil.process_iter():
+        try:
+            if os.getsid(process.pid) == session:
+                for thread in process.threads():
+                    os.sched_setaffinity(thread.id, {core})
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
 
 
 def postgres_pid(postgres: PostgresCluster) -> int:
@@ -190,17 +232,20 @@ def postgres_pid(postgres: PostgresCluster) -> int:
     return int((Path(postgres.data_dir) / "postmaster.pid").read_text().split()[0])
 
 
-def print_table(runs: list[Run], latency: float) -> None:
-    print(f"\nHTTP bots in one worker on this machine ({os.cpu_count()} cores), stand-in LLM at {latency:g} s per call")
+def print_table(runs: list[Run], latency: float, pinned: bool) -> None:
+    where = ("oTree alone on one core, everything else on the other" if pinned
+             else f"everything on this machine's {os.cpu_count()} cores")
+    print(f"\nHTTP bots in one worker, {where}, stand-in LLM at {latency:g} s per call")
     print("| bots | finished | wall | pages/s | ideal pages/s | ratio | plain client pages/s | ratio "
-          "| oTree CPU ms/page (plain) | worker MB per bot | all MB per bot |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| oTree CPU ms/page (plain) | worker CPU ms/page | worker to oTree | worker MB per bot | all MB per bot |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for run in runs:
         ideal = run.ideal_pages_per_second(latency)
         print(f"| {run.bots} | {run.finished} | {run.wall_seconds:.0f} s | {run.pages_per_second:.1f} | {ideal:.1f} "
               f"| {run.pages_per_second / ideal:.2f} | {run.plain_pages_per_second:.1f} "
               f"| {run.pages_per_second / run.plain_pages_per_second:.2f} "
               f"| {run.otree_ms_per_page:.0f} ({run.plain_otree_ms_per_page:.0f}) "
+              f"| {run.worker_ms_per_page:.0f} | {run.worker_ms_per_page / run.otree_ms_per_page:.2f} "
               f"| {run.worker_mb / run.bots:.1f} | {run.all_mb / run.bots:.1f} |")
     print("baselines: the ideal (only LLM waits: LLM calls per bot x latency); a plain scripted HTTP client, "
           "as many participants at once, no pauses (oTree's own ceiling)")
