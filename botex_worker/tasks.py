@@ -17,12 +17,14 @@ from typing import Any
 
 from celery import Task
 from celery.result import AsyncResult
+from celery.signals import worker_init
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from botex_core.bot.drivers import driver_for
 from botex_core.bot.job import BotOutcome
 from botex_core.bot.runner import run_bot
+from botex_core.llm import litellm_adapter
 from botex_core.llm.client import RetryPolicy
 from botex_core.errors import StoreUnreachableError
 from botex_core.llm.credentials import merged
@@ -149,6 +151,12 @@ class BotTask(Task):
                                "status (%s)", task_id, reason)
         except Exception:  # noqa: BLE001 - the store itself may be what failed
             logger.exception("could not record the failure of task %s", task_id)
+
+
+@worker_init.connect
+def load_llm_client(**_: Any) -> None:
+    """Import LiteLLM as the worker starts (seconds of CPU), rather than in the first bots' first LLM call."""
+    litellm_adapter.litellm()
 
 
 @app.task(bind=True, base=BotTask, name=TASK_NAME)
