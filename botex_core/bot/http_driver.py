@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from lxml.html import HtmlElement
@@ -110,7 +111,8 @@ class HttpDriver:
 
     def _load(self, method: str, url: str, failure: str, fields: list[tuple[str, str]] | None = None) -> Page:
         try:
-            response = self._session.request(method, url, data=fields, timeout=self._page_timeout)
+            response = self._session.request(method, url, data=fields, timeout=self._page_timeout,
+                                             **_environment_settings(urlsplit(url)[:2]))
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise OtreeUnreachableError(f"the oTree server did not answer: {type(exc).__name__}") from None
         except requests.RequestException as exc:
@@ -139,6 +141,18 @@ def open_http_driver(page_timeout: float = 60.0, strict: bool = True) -> Iterato
     """An HTTP driver with a session (cookies) of its own on the process's shared connections."""
     session = requests.Session()
     session.headers["User-Agent"] = "botex-fleet"
+    # requests reads the proxy variables and the CA bundle from the environment again for every
+    # request; _environment_settings reads them once per server and process instead.
+    session.trust_env = False
     for scheme in ("http://", "https://"):
         session.mount(scheme, _SHARED_CONNECTIONS)
     yield HttpDriver(session, page_timeout, strict)
+
+
+@lru_cache(maxsize=64)
+def _environment_settings(origin: tuple[str, str]) -> dict[str, Any]:
+    """What requests takes from the environment for a server (scheme, host and port): its proxies
+    (none where ``no_proxy`` says so) and the CA bundle to verify it with."""
+    scheme, netloc = origin
+    found = requests.Session().merge_environment_settings(f"{scheme}://{netloc}/", {}, None, None, None)
+    return {"proxies": found["proxies"], "verify": found["verify"]}
