@@ -73,7 +73,7 @@ def test_a_run_that_was_taken_over_writes_no_exchange_and_no_answer(sqlite_db: s
     import pytest
 
     from botex_core.bot.job import Superseded
-    from botex_core.bot.record import BotRecorder, SubmittedAnswer
+    from botex_core.bot.record import BotRecorder, ConversationSoFar, SubmittedAnswer
     from botex_core.bot.page import Page
     from botex_core.llm.client import Exchange
     from botex_core.store import Answer, LLMExchange
@@ -89,7 +89,7 @@ def test_a_run_that_was_taken_over_writes_no_exchange_and_no_answer(sqlite_db: s
     with pytest.raises(Superseded):
         recorder.record_exchange("page", Exchange(request={"messages": []}, response="{}"))
     with pytest.raises(Superseded):
-        recorder.store_answers(page, [SubmittedAnswer("q", "Q?", "yes", "because")])
+        recorder.store_answers(page, [SubmittedAnswer("q", "Q?", "yes", "because")], ConversationSoFar([], {}))
     with session_scope(sqlite_db) as session:
         assert len(session.query(LLMExchange).all()) == 1 and session.query(Answer).count() == 0
 

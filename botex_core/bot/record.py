@@ -38,6 +38,14 @@ class SubmittedAnswer:
 
 
 @dataclass(frozen=True)
+class ConversationSoFar:
+    """A bot's messages so far, with the settings it plays with (``bot_parms``)."""
+
+    messages: list[dict[str, Any]]
+    bot_parms: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class LiveStep:
     """One step of a bot on an interactive page: what it did (``press``, ``enter``, ``chat``, ``go_on``,
     ``wait`` or ``stop``), with which control and value, why, whether the page changed after it, what
@@ -115,20 +123,19 @@ class BotRecorder:
                 )
             )
 
-    def save_conversation(self, messages: list[dict[str, Any]], bot_parms: dict[str, Any]) -> None:
+    def save_conversation(self, conversation: ConversationSoFar) -> None:
         """Replace the bot's conversation row with its messages so far."""
         with session_scope(self._db) as session:
             self._check_lease(session)
-            row = session.get(Conversation, self._key[1]) or Conversation(id=self._key[1])
-            row.bot_parms = json.dumps(bot_parms)
-            row.conversation = json.dumps(messages)
-            session.merge(row)
+            self._write_conversation(session, conversation)
 
-    def store_answers(self, page: Page, answers: list[SubmittedAnswer]) -> None:
-        """Store the answers submitted on ``page``; storing a page again replaces them."""
+    def store_answers(self, page: Page, answers: list[SubmittedAnswer], conversation: ConversationSoFar) -> None:
+        """Store the answers submitted on ``page`` (storing a page again replaces them), and the
+        conversation that gave them, in one transaction."""
         session_id, participant_id = self._key
         with session_scope(self._db) as session:
             self._check_lease(session)
+            self._write_conversation(session, conversation)
             session.execute(self._answers_of(page))
             earlier_visits = session.scalar(
                 select(func.count(func.distinct(Answer.page_index))).where(
@@ -154,6 +161,14 @@ class BotRecorder:
                 )
                 for item in answers
             )
+
+    def _write_conversation(self, session: Session, conversation: ConversationSoFar) -> None:
+        row = session.get(Conversation, self._key[1])
+        if row is None:
+            row = Conversation(id=self._key[1])
+            session.add(row)
+        row.bot_parms = json.dumps(conversation.bot_parms)
+        row.conversation = json.dumps(conversation.messages)
 
     def store_action(self, page: Page, step: LiveStep) -> None:
         """Store one step the bot took on the interactive ``page``.

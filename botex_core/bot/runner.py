@@ -18,7 +18,7 @@ from botex_core.bot.job import BotOutcome, BotSettings, BotStop, Superseded, Wai
 from botex_core.bot.live import LiveLimits, LivePage
 from botex_core.bot.page import Page
 from botex_core.bot.prompts import build_prompts
-from botex_core.bot.record import BotRecorder, SubmittedAnswer
+from botex_core.bot.record import BotRecorder, ConversationSoFar, SubmittedAnswer
 from botex_core.bot.schemas import Reply, form_value
 from botex_core.errors import BotexError, BudgetReached, OtreeError, OtreeUnreachableError, StoreUnreachableError
 from botex_core.llm.client import LLMClient, RateLimiter, RetryPolicy
@@ -129,7 +129,7 @@ def run_bot(
 def _conversation_saved(recorder: BotRecorder, dialogue: Dialogue, settings: BotSettings) -> bool:
     """Save the bot's conversation; False when another run took the participant over (nothing is saved)."""
     try:
-        recorder.save_conversation(dialogue.messages, settings.bot_parms())
+        recorder.save_conversation(_so_far(dialogue, settings))
     except Superseded:
         return False
     return True
@@ -189,7 +189,7 @@ def _play(
             limits = LiveLimits(settings.live_look_seconds, settings.live_max_calls, settings.live_max_seconds,
                                 settings.wait_timeout)
             after = LivePage(driver, dialogue, recorder, limits, name).play(page, position)
-            recorder.save_conversation(dialogue.messages, settings.bot_parms())
+            recorder.save_conversation(_so_far(dialogue, settings))
             if after is None:
                 dialogue.end()
                 return
@@ -210,10 +210,10 @@ def _play(
         reply = dialogue.read_page(page)
         learned_limits: dict[str, int] = {}
         for attempt in range(1, MAX_REJECTED_SUBMISSIONS + 2):
-            # Stored before submitting, so that a crash cannot lose an accepted
-            # answer; a resubmission of the page replaces them.
+            # Stored before submitting, with the conversation, so that a crash cannot
+            # lose an accepted answer; a resubmission of the page replaces them.
             if page.questions:
-                recorder.store_answers(page, _submitted_answers(page, reply))
+                recorder.store_answers(page, _submitted_answers(page, reply), _so_far(dialogue, settings))
             next_page = driver.submit(_form_values(page, reply))
             if next_page.url != page.url:
                 break
@@ -229,8 +229,13 @@ def _play(
                 f"oTree rejected the answers on {page.name} {MAX_REJECTED_SUBMISSIONS + 1} times: "
                 f"{'; '.join(page.errors)}"
             )
-        recorder.save_conversation(dialogue.messages, settings.bot_parms())
+        if not page.questions:  # a page with questions saved the conversation with its answers
+            recorder.save_conversation(_so_far(dialogue, settings))
         page = next_page
+
+
+def _so_far(dialogue: Dialogue, settings: BotSettings) -> ConversationSoFar:
+    return ConversationSoFar(dialogue.messages, settings.bot_parms())
 
 
 def _where_otree_has(page: Page, position: PositionCheck) -> ParticipantPosition:
