@@ -29,13 +29,7 @@ from botex_core.processes import descendants  # noqa: E402
 from botex_core.store import LLMExchange, Participant, session_scope  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from tests.support.fake_llm import FakeLLM  # noqa: E402
-from tests.support.http_player import play_session  # noqa: E402
-
-HTTP_ANSWERS = {
-    "nickname": "Ann", "motivation": "Curious.", "age": "30", "expected_share": "0.5",
-    "likes_puzzles": "True", "favourite_colour": "Red", "risk_attitude": "2", "trust": "3",
-    "consent": "on", "cooperate": "True",
-}
+from tests.support.http_player import WIDGETS_PAIR_ANSWERS, play_session  # noqa: E402
 
 
 def tree_rss_mb() -> float:
@@ -68,7 +62,7 @@ class PeakMemory:
 def http_seconds_per_page(bots: int, db: str) -> float:
     session = botex_fleet.init_otree_session("widgets_pair", bots, botex_db=db)
     started = time.monotonic()
-    play_session([(url, HTTP_ANSWERS) for url in session["bot_urls"]])
+    play_session([(url, WIDGETS_PAIR_ANSWERS) for url in session["bot_urls"]])
     pages_per_participant = 6  # Introduction, Questionnaire, Decision, Results and 2 wait pages
     return (time.monotonic() - started) / pages_per_participant
 

@@ -1,4 +1,4 @@
-"""The fault suite: a fleet plays sessions while faults are injected one after another, and no person acts.
+"""The fault suite: a fleet plays sessions while faults are injected one after another, and nobody steps in.
 
 Real Redis (with its append-only file and a password), PostgreSQL, oTree,
 two worker processes and the stand-in LLM. Bots play with the default driver
@@ -8,7 +8,10 @@ in a network namespace of its own, so that its network can be cut; the
 services are reached over a bridge, oTree and PostgreSQL through a TCP proxy
 that the suite cuts and restores. For each fault a round of sessions is
 submitted; once its bots are playing, the fault is injected, held, and lifted.
-The round then has to finish by itself. Per fault it prints the bots
+The round then has to finish by itself. In the round that
+kills a worker while it holds a bot that gave its slot back, each bot's partner
+is a human participant, played by the suite over plain HTTP once the worker is
+dead: until then the bots wait and give their slots back again and again. Per fault it prints the bots
 finished, the seconds from the end of the fault until every bot of the round
 was back in play (had ended, or made an LLM call after the fault) and until
 all had ended, and the answers lost (in oTree's data but not in the store, or
@@ -35,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -49,6 +53,7 @@ sys.path.insert(0, str(REPO))
 from tests.support.fake_llm import FakeLLM  # noqa: E402
 from tests.support.fault_proxy import FaultProxy  # noqa: E402
 from tests.support.fleet import cli, submitted_sessions  # noqa: E402
+from tests.support.http_player import WIDGETS_PAIR_ANSWERS, play_session  # noqa: E402
 from tests.support.netns import Network  # noqa: E402
 from tests.support.services import PostgresCluster, RedisServer, free_port  # noqa: E402
 from tests.support.workers import Workers  # noqa: E402
@@ -138,10 +143,10 @@ class Scheduled:
     inject: Fault
     sessions: int
     driver: str = "auto"
-    # Set up before the round is submitted, for a fault that must meet the bots' first pages.
-    prepare: Callable[[], None] | None = None
     # The most seconds from the service's return until every bot is back in play.
     back_within: float | None = None
+    # Human participants per session, whose links the fault plays itself (see holder_of_a_given_back_bot).
+    humans: int = 0
 
 
 def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
@@ -155,20 +160,19 @@ def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
     def kill_worker(_: list[str]) -> None:
         host_worker[0] = fleet.replace_worker(host_worker[0])
 
-    def delay_some_llm_calls() -> None:
-        # Delayed LLM calls keep bots busy while their partners wait long enough to give their slots back.
-        # Armed before the round starts: its bots answer both their pages within a second or two.
-        fleet.llm.inject("timeout", times=3, seconds=LLM_TIMEOUT_SECONDS + 3, pages_only=True)
-
     def kill_holder_of_a_given_back_bot(codes: list[str]) -> None:
+        # Each bot waits for its human partner, who has not come yet: it gives its slot back every few
+        # seconds until the humans play, after the kill.
         holder = wait_until(lambda: holder_of_a_given_back_bot(fleet, codes), 120, pause=0.2)
-        fleet.llm.clear_faults()
         if not holder:
             raise RuntimeError(f"no bot was caught while it had given its slot back: {round_report(fleet, codes)}")
         if holder == host_worker[0]:
             host_worker[0] = fleet.replace_worker(holder)
         else:
             fleet.replace_worker(holder)
+        humans = [(row["url"], WIDGETS_PAIR_ANSWERS) for row in participants(fleet.env["BOTEX_DB"], codes, humans=True)]
+        # The round goes on meanwhile; a human who cannot finish leaves a traceback and bots that do not end.
+        threading.Thread(target=play_session, args=(humans, ROUND_TIMEOUT), daemon=True).start()
 
     def redis_restart(lose_data: bool) -> Fault:
         return lambda _: fleet.redis.restart(down_seconds=3, lose_data=lose_data)
@@ -196,10 +200,7 @@ def faults(fleet: Fleet, quick: bool) -> list[Scheduled]:
 
     return [
         Scheduled("worker kill -9", kill_worker, sessions),
-        # Two sessions: more bots wait for a partner, so that a given-back slot is caught within its
-        # short window (the bot comes back 2 s later) even on a loaded machine.
-        Scheduled("worker kill -9 while a bot gave its slot back", kill_holder_of_a_given_back_bot, 2,
-                  prepare=delay_some_llm_calls),
+        Scheduled("worker kill -9 while a bot gave its slot back", kill_holder_of_a_given_back_bot, 2, humans=1),
         # more bots than the other worker takes at once: some run behind the cut
         Scheduled(f"worker network cut {outage:.0f} s", cut_worker_network, 3),
         Scheduled("Redis restart, AOF on", redis_restart(lose_data=False), sessions),
@@ -260,9 +261,8 @@ def leased_by(fleet: Fleet, codes: list[str], worker: str) -> bool:
 
 def play_round(fleet: Fleet, fault: Scheduled) -> Outcome:
     """Submit, inject the fault once the bots play, and wait until every bot of the round has ended."""
-    if fault.prepare is not None:
-        fault.prepare()
-    submitted = cli(fleet.env, "submit", "-s", "widgets_pair", "-p", "2", "--sessions", str(fault.sessions),
+    submitted = cli(fleet.env, "submit", "-s", "widgets_pair", "-p", "2", "-n", str(fault.humans),
+                    "--sessions", str(fault.sessions),
                     "--driver", fault.driver, "--model", "openai/stand-in", "--api-base", fleet.llm.api_base)
     if submitted.returncode != 0:
         raise RuntimeError(f"submit failed: {submitted.stderr}")
@@ -313,10 +313,12 @@ def back_in_play(db: str, codes: list[str], since: datetime) -> bool:
                for _, participant, status in bots)
 
 
-def participants(db: str, codes: list[str]) -> list[dict]:
+def participants(db: str, codes: list[str], humans: bool = False) -> list[dict]:
+    """The bots of the sessions ``codes`` as the store has them (their human participants if ``humans``)."""
     import botex_fleet
 
-    return [row for code in codes for row in botex_fleet.read_participants_from_botex_db(code, db)]
+    return [row for code in codes for row in botex_fleet.read_participants_from_botex_db(code, db)
+            if bool(row["is_human"]) == humans]
 
 
 def answer_count(db: str, codes: list[str]) -> int:
@@ -336,6 +338,7 @@ def compare_with_otree(env: dict[str, str], codes: list[str]) -> tuple[int, int]
 
     client = OtreeClient(env["OTREE_SERVER_URL"], env["OTREE_REST_KEY"])
     lost = duplicated = 0
+    bots = {row["participant_id"] for row in participants(env["BOTEX_DB"], codes)}
     for code in codes:
         stored: dict[tuple[str, str, int, str], list[str]] = {}
         for answer in botex_fleet.read_responses_from_botex_db(env["BOTEX_DB"], code):
@@ -346,7 +349,8 @@ def compare_with_otree(env: dict[str, str], codes: list[str]) -> tuple[int, int]
         for row in csv.DictReader(io.StringIO(client.export_wide(code).decode())):
             for column, value in row.items():
                 parts = column.split(".")
-                if len(parts) == 4 and parts[2] == "player" and value not in ("", None):
+                if (len(parts) == 4 and parts[2] == "player" and value not in ("", None)
+                        and row["participant.code"] in bots):
                     in_otree.add((row["participant.code"], parts[0], int(parts[1]), parts[3]))
         fields = {key for key in in_otree if key[3] in {stored_key[3] for stored_key in stored}}
         lost += len(fields ^ set(stored))

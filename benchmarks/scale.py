@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.bench_services import fleet_services  # noqa: E402
 from benchmarks.cpu_profile import print_shares, recording  # noqa: E402
 from benchmarks.process_tree import SessionSampler  # noqa: E402
-from tests.support.http_player import play_session  # noqa: E402
+from tests.support.http_player import WIDGETS_PAIR_ANSWERS, play_session  # noqa: E402
 from tests.support.services import PostgresCluster  # noqa: E402
 from tests.support.workers import Workers  # noqa: E402
 
@@ -51,12 +51,6 @@ PARTICIPANTS_PER_SESSION = 100
 # Introduction, Questionnaire, Decision, Results, Goodbye.
 PAGES_PER_PARTICIPANT = 5
 OTREE_CORE, FLEET_CORE = 0, 1
-PLAIN_ANSWERS = {
-    "nickname": "Ann", "motivation": "Curious.", "age": "30", "expected_share": "0.5",
-    "likes_puzzles": "True", "favourite_colour": "Red", "risk_attitude": "2", "trust": "3",
-    "consent": "on", "cooperate": "True",
-}
-
 
 @dataclass
 class Run:
@@ -166,7 +160,7 @@ def play_plainly(run: Run, otree_pid: int) -> None:
             for url in botex_fleet.init_otree_session("widgets_pair", size)["bot_urls"]]
     otree = CpuMeter(otree_pid)
     started = time.monotonic()
-    play_session([(url, PLAIN_ANSWERS) for url in urls], timeout=1800)
+    play_session([(url, WIDGETS_PAIR_ANSWERS) for url in urls], timeout=1800)
     run.plain_pages_per_second = len(urls) * PAGES_PER_PARTICIPANT / (time.monotonic() - started)
     run.plain_otree_cpu_seconds = otree.used()
 

@@ -15,6 +15,12 @@ import requests
 
 WAIT_PAGE_MARKER = "otree-wait-page__body"
 _SUBMIT_MARKERS = ("otree-btn-next", "<button name=")
+# Valid answers to every form field of the example app widgets_pair.
+WIDGETS_PAIR_ANSWERS = {
+    "nickname": "Ann", "motivation": "Curious.", "age": "30", "expected_share": "0.5",
+    "likes_puzzles": "True", "favourite_colour": "Red", "risk_attitude": "2", "trust": "3",
+    "consent": "on", "cooperate": "True",
+}
 
 
 def play_participant(start_url: str, answers: Mapping[str, str], timeout: float = 60) -> list[str]:
