@@ -113,7 +113,7 @@ class CpuMeter:
         return self._sampler.cpu_seconds - self._start
 
 
-def run_bots(bots: int, workers: Workers, services: list[int], api_base: str, profile: Path | None) -> Run:
+def run_bots(bots: int, workers: Workers, services: list[int], api_base: str, model: str, profile: Path | None) -> Run:
     """Play ``bots`` concurrent bots in one new worker, sampling its memory and that of ``services`` (pids),
     and its stacks into ``profile`` when given."""
     import botex_fleet
@@ -125,7 +125,7 @@ def run_bots(bots: int, workers: Workers, services: list[int], api_base: str, pr
     codes = [botex_fleet.init_otree_session("widgets_pair", size, botex_db=db)["session_id"]
              for size in session_sizes(bots)]
     submission = Submission(embedded=False)
-    everyone = [bot for code in codes for bot in session_bots(code, db, submission, model="openai/stand-in",
+    everyone = [bot for code in codes for bot in session_bots(code, db, submission, model=model,
                                                               api_base=api_base)]
     name = f"scale{bots}"
     workers.start(name, concurrency=len(everyone), queues=None)
@@ -169,6 +169,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,300,1000", help="concurrent bots per run")
     parser.add_argument("--latency", type=float, default=10.0, help="seconds per stand-in LLM call")
+    parser.add_argument("--model", default="openai/gpt-4o-mini",
+                        help="the model the bots name (the stand-in answers any; LiteLLM prices the calls by it)")
     parser.add_argument("--pinned", action="store_true", help="oTree on the first core, everything else on the second")
     parser.add_argument("--profile", type=Path, metavar="FOLDER", help="sample the worker with py-spy into FOLDER")
     arguments = parser.parse_args()
@@ -194,7 +196,7 @@ def main() -> None:
         try:
             for bots in (int(size) for size in arguments.sizes.split(",")):
                 profile = arguments.profile / f"worker-{bots}-bots.txt" if arguments.profile else None
-                run = run_bots(bots, workers, pids, services.llm.api_base, profile)
+                run = run_bots(bots, workers, pids, services.llm.api_base, arguments.model, profile)
                 play_plainly(run, services.otree.pid)
                 runs.append(run)
                 print(f"{run.bots} bots: {run.finished} finished in {run.wall_seconds:.0f} s, "

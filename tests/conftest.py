@@ -76,7 +76,7 @@ UNIT_TESTS = Path(__file__).resolve().parent / "unit"
 # containers, the local model, the benchmarks' quick forms): run one after another on one test worker
 # while the others share the rest (``pytest -n 2 --dist loadgroup``).
 HEAVY = ("test_deploy_try.py", "test_fault_suite.py", "test_end_to_end.py", "test_multihost.py",
-         "test_scale_quick.py", "test_live_benchmark.py", "test_fleet.py::test_three_workers_hold_one_rate_limit")
+         "test_benchmarks_quick.py", "test_live_benchmark.py", "test_fleet.py::test_three_workers_hold_one_rate_limit")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the groups into node ids
