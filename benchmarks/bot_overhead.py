@@ -32,6 +32,11 @@ from tests.support.fake_llm import FakeLLM  # noqa: E402
 from tests.support.http_player import WIDGETS_PAIR_ANSWERS, play_session  # noqa: E402
 
 
+# The pages a participant reads, counted alike for bots and the plain client: Introduction,
+# Questionnaire, Decision, Results and the 2 wait pages (the last page, Goodbye, not counted).
+PAGES_PER_PARTICIPANT = 6
+
+
 def tree_rss_mb() -> float:
     """Proportional set size (shared pages split among their users) of this process tree, in MB."""
     return sum(pss_mb(pid) for pid in [os.getpid(), *descendants(os.getpid())])
@@ -60,11 +65,11 @@ class PeakMemory:
 
 
 def http_seconds_per_page(bots: int, db: str) -> float:
+    """Seconds per page of a participant played by the plain client, all of the session's at once."""
     session = botex_fleet.init_otree_session("widgets_pair", bots, botex_db=db)
     started = time.monotonic()
     play_session([(url, WIDGETS_PAIR_ANSWERS) for url in session["bot_urls"]])
-    pages_per_participant = 6  # Introduction, Questionnaire, Decision, Results and 2 wait pages
-    return (time.monotonic() - started) / pages_per_participant
+    return (time.monotonic() - started) / PAGES_PER_PARTICIPANT
 
 
 def idle_browser_mb() -> float:
@@ -90,8 +95,7 @@ def bot_run(bots: int, db: str, llm: FakeLLM, driver: str) -> tuple[float, float
         bot_seconds = sum((row.time_out - row.time_in).total_seconds() for row in rows)
         exchanges = store.scalars(select(LLMExchange).where(LLMExchange.session_id == session["session_id"])).all()
     llm_seconds = sum(e.latency_seconds or 0 for e in exchanges)
-    pages = sum(1 for e in exchanges if e.phase.startswith("page:"))
-    return (bot_seconds - llm_seconds) / pages, (memory.peak - before) / bots
+    return (bot_seconds - llm_seconds) / (bots * PAGES_PER_PARTICIPANT), (memory.peak - before) / bots
 
 
 DRIVERS = ("browser", "http")

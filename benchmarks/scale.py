@@ -13,12 +13,13 @@ its LLM calls, LLM calls per bot x latency), and, measured in the same run, a
 plain scripted HTTP client playing as many participants at once with no
 pauses at all: oTree's own page throughput on this machine. Beside oTree's CPU
 per page it prints the worker's: what a bot page costs the fleet against what
-it costs the server.
+it costs the server, and how busy each core was.
 
 Run with ``bash benchmarks/run.sh scale`` (``--sizes 100,300,1000``, ``--latency 10``);
 ``--pinned`` puts oTree on the first core and everything else (worker, stand-in
 LLM, Redis, PostgreSQL, the plain client) on the second, so that both the bots
-and the plain client meet the same one-core oTree; ``--profile FOLDER`` samples
+and the plain client meet the same one-core oTree (it also prints what kept the
+fleet's core busy); ``--profile FOLDER`` samples
 the worker with py-spy and prints where its CPU goes.
 """
 
@@ -33,6 +34,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -64,6 +66,9 @@ class Run:
     all_mb: float
     otree_cpu_seconds: float
     worker_cpu_seconds: float
+    # The share of each core's time that was busy during the run, and the benchmark's own (stand-in LLM).
+    cores_busy: list[float]
+    benchmark_cpu_seconds: float
     plain_pages_per_second: float = 0.0
     plain_otree_cpu_seconds: float = 0.0
 
@@ -139,16 +144,27 @@ def run_bots(bots: int, workers: Workers, services: list[int], api_base: str, mo
         everything.pids.add(pid)
     worker_pid = workers.processes[name].pid
     otree, worker_cpu = CpuMeter(services[0]), CpuMeter(worker_pid)
+    cores_before, benchmark_before = psutil.cpu_times(percpu=True), psutil.Process().cpu_times()
     started = time.monotonic()
     with worker, everything, recording(worker_pid, profile) if profile else nullcontext():
         enqueue(everyone, db, submission)
         wait_until_ended(everyone, db)
     wall = time.monotonic() - started
     otree_cpu, worker_cpu_seconds = otree.used(), worker_cpu.used()
+    cores_busy = [busy_share(before, after) for before, after in zip(cores_before, psutil.cpu_times(percpu=True))]
+    benchmark_after = psutil.Process().cpu_times()
+    benchmark_cpu = benchmark_after.user + benchmark_after.system - benchmark_before.user - benchmark_before.system
     workers.stop_all()
     progress = [session_progress(code, db) for code in codes]
     return Run(len(everyone), sum(p.finished for p in progress), wall, sum(p.llm_calls for p in progress),
-               worker.peak_mb, everything.peak_mb, otree_cpu, worker_cpu_seconds)
+               worker.peak_mb, everything.peak_mb, otree_cpu, worker_cpu_seconds, cores_busy, benchmark_cpu)
+
+
+def busy_share(before: Any, after: Any) -> float:
+    """The share of a core's time between two ``psutil.cpu_times`` readings that was not idle."""
+    total = sum(after) - sum(before)
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    return 1 - idle / total if total else 0.0
 
 
 def play_plainly(run: Run, otree_pid: int) -> None:
@@ -204,11 +220,22 @@ def main() -> None:
                       f"plain client {run.plain_pages_per_second:.1f}), worker {run.worker_mb / run.bots:.1f} MB per bot, "
                       f"oTree {run.otree_ms_per_page:.0f} ms CPU per page (plain client {run.plain_otree_ms_per_page:.0f}), "
                       f"worker {run.worker_ms_per_page:.0f} ms CPU per page", flush=True)
+                if arguments.pinned:
+                    print_fleet_core(run)
                 if profile:
                     print_shares(f"Where the worker's CPU went, {bots} bots", profile)
         finally:
             workers.stop_all()
     print_table(runs, arguments.latency, arguments.pinned)
+
+
+def print_fleet_core(run: Run) -> None:
+    """How busy each core was, and what kept the fleet's core busy."""
+    worker, benchmark = (seconds / run.wall_seconds for seconds in (run.worker_cpu_seconds, run.benchmark_cpu_seconds))
+    fleet_core = run.cores_busy[FLEET_CORE]
+    print(f"oTree's core busy {run.cores_busy[OTREE_CORE]:.0%}; the fleet's core busy {fleet_core:.0%}: worker "
+          f"{worker:.0%}, stand-in LLM (in the benchmark's process) {benchmark:.0%}, PostgreSQL, Redis and the rest "
+          f"{max(fleet_core - worker - benchmark, 0):.0%}", flush=True)
 
 
 def pin_session(pid: int, core: int) -> None:
@@ -233,8 +260,9 @@ def print_table(runs: list[Run], latency: float, pinned: bool) -> None:
              else f"everything on this machine's {os.cpu_count()} cores")
     print(f"\nHTTP bots in one worker, {where}, stand-in LLM at {latency:g} s per call")
     print("| bots | finished | wall | pages/s | ideal pages/s | ratio | plain client pages/s | ratio "
-          "| oTree CPU ms/page (plain) | worker CPU ms/page | worker to oTree | worker MB per bot | all MB per bot |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| oTree CPU ms/page (plain) | worker CPU ms/page | worker to oTree | worker MB per bot | all MB per bot "
+          "| cores busy (0 / 1) |")
+    print("| --- " * 14 + "|")
     for run in runs:
         ideal = run.ideal_pages_per_second(latency)
         print(f"| {run.bots} | {run.finished} | {run.wall_seconds:.0f} s | {run.pages_per_second:.1f} | {ideal:.1f} "
@@ -242,7 +270,8 @@ def print_table(runs: list[Run], latency: float, pinned: bool) -> None:
               f"| {run.pages_per_second / run.plain_pages_per_second:.2f} "
               f"| {run.otree_ms_per_page:.0f} ({run.plain_otree_ms_per_page:.0f}) "
               f"| {run.worker_ms_per_page:.0f} | {run.worker_ms_per_page / run.otree_ms_per_page:.2f} "
-              f"| {run.worker_mb / run.bots:.1f} | {run.all_mb / run.bots:.1f} |")
+              f"| {run.worker_mb / run.bots:.1f} | {run.all_mb / run.bots:.1f} "
+              f"| {' / '.join(f'{share:.0%}' for share in run.cores_busy)} |")
     print("baselines: the ideal (only LLM waits: LLM calls per bot x latency); a plain scripted HTTP client, "
           "as many participants at once, no pauses (oTree's own ceiling)")
 
