@@ -72,3 +72,12 @@ def test_the_comparison_with_the_original_botex_plays_a_pair_with_each() -> None
     ratios = [line for line in output.splitlines() if line.startswith(("embedded http", "fleet http"))][-2:]
     # wall, CPU, MB per bot and prompt tokens per finished bot, each to the original's
     assert all(float(value) > 0 for line in ratios for value in line.split()[3:]), output
+
+
+@pytest.mark.timeout(600)
+def test_the_estimate_benchmark_plans_and_plays_an_experiment() -> None:
+    output = run_benchmark(["estimate.py", "--sessions", "1", "--stand-in"], 600)
+    assert "real session 1: bots 2/2 done (2 finished)" in output, output
+    for measure in ("LLM calls", "prompt tokens", "completion tokens"):
+        line = next(line for line in output.splitlines() if line.startswith(measure))
+        assert all(float(value) > 0 for value in line[22:].split()), output  # estimates, real, ratio
