@@ -73,10 +73,12 @@ def otree_server(otree_executable: str, tmp_path_factory: pytest.TempPathFactory
 
 UNIT_TESTS = Path(__file__).resolve().parent / "unit"
 # Tests that load the machine for minutes or measure timing (a fleet of their own, a deployment in
-# containers, the local model, the benchmarks' quick forms): run one after another on one test worker
-# while the others share the rest (``pytest -n 2 --dist loadgroup``).
+# containers, the local model, the pinned scale run and the original botex's Chromium among the benchmarks'
+# quick forms): run one after another on one test worker while the others share the rest
+# (``pytest -n 2 --dist loadgroup``).
 HEAVY = ("test_deploy_try.py", "test_fault_suite.py", "test_end_to_end.py", "test_multihost.py",
-         "test_benchmarks_quick.py", "test_live_benchmark.py", "test_fleet.py::test_three_workers_hold_one_rate_limit")
+         "test_benchmarks_quick.py::test_the_scale_benchmark", "test_benchmarks_quick.py::test_the_comparison",
+         "test_live_benchmark.py", "test_fleet.py::test_three_workers_hold_one_rate_limit")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the groups into node ids
