@@ -8,13 +8,13 @@ in a network namespace of its own, so that its network can be cut; the
 services are reached over a bridge, oTree and PostgreSQL through a TCP proxy
 that the suite cuts and restores. For each fault a round of sessions is
 submitted; once its bots are playing, the fault is injected, held, and lifted.
-The round then has to finish by itself. In the round that
-kills a worker while it holds a bot that gave its slot back, each bot's partner
-is a human participant, played by the suite over plain HTTP once the worker is
-dead: until then the bots wait and give their slots back again and again. Per fault it prints the bots
-finished, the seconds from the end of the fault until every bot of the round
-was back in play (had ended, or made an LLM call after the fault) and until
-all had ended, and the answers lost (in oTree's data but not in the store, or
+The round then has to finish by itself. In the round that kills a worker while
+it holds a bot that gave its slot back, each bot's partner is a human
+participant, played by the suite over plain HTTP once the worker is dead: until
+then the bots wait and give their slots back again and again. Per fault it
+prints the bots finished, the seconds from the end of the fault until every bot
+of the round was back in play (had ended, or made an LLM call after the fault)
+and until all had ended, and the answers lost (in oTree's data but not in the store, or
 the other way round) and stored twice, from the store compared field by field
 with oTree's own export. After a short outage of the store, oTree or the LLM
 provider every bot must be back in play within ``BACK_AFTER_OUTAGE_SECONDS``
